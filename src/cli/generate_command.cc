@@ -1,0 +1,8 @@
+#include "cli/commands.h"
+
+namespace octet::cli {
+
+// Placeholder until the command lands; keeps the CLI building while modules are written in parallel.
+void AddGenerateCommand(CLI::App& app) { (void)app; }
+
+}  // namespace octet::cli
