@@ -1,4 +1,5 @@
 // octet: quantize LLM checkpoints to FP8 / INT4 and run them on a CPU. See README.md.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -9,6 +10,8 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) must surface as a write error naming the file, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"octet: quantize LLM checkpoints to FP8 and INT4, stream them, and run them on a CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "octet 0.1.0");

@@ -1,0 +1,252 @@
+#include "convert/conversion_plan.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace octet {
+namespace {
+
+// vLLM's fused modules (vllm model_executor/models/llama.py packed_modules_mapping; fused_moe w13): the key under
+// which siblings are merged into one matrix.
+const std::regex kQkv(R"((model\.layers\.\d+\.self_attn\.)[qkv]_proj)");
+const std::regex kGateUp(R"((model\.layers\.\d+\.mlp\.)(gate|up)_proj)");
+const std::regex kW13(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.\d+\.)w[13])");
+const std::regex kExpert(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.)\d+\.(w[123]))");
+
+std::string FusedModuleKey(const std::string& module) {
+  std::smatch m;
+  if (std::regex_match(module, m, kQkv)) return m[1].str() + "qkv_proj";
+  if (std::regex_match(module, m, kGateUp)) return m[1].str() + "gate_up_proj";
+  if (std::regex_match(module, m, kW13)) return m[1].str() + "w13";
+  return module;
+}
+
+// The group whose static input scales vLLM collapses into one: the fused siblings (they read the same input), and
+// for Mixtral all experts of a layer (Fp8MoEMethod keeps one w13 and one w2 input scale per layer).
+std::string InputScaleKey(const std::string& module) {
+  std::smatch m;
+  if (std::regex_match(module, m, kExpert)) return m[1].str() + "*." + (m[2].str() == "w2" ? "w2" : "w13");
+  return FusedModuleKey(module);
+}
+
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& module, const std::string& tensor) {
+  for (const std::string& glob : globs) {
+    if (fnmatch(glob.c_str(), module.c_str(), 0) == 0 || fnmatch(glob.c_str(), tensor.c_str(), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsReadableFloat(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16;
+}
+
+// "layers.2" before "layers.10": runs of digits compare as numbers.
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t i_end = i, j_end = j;
+      while (i_end < a.size() && std::isdigit(static_cast<unsigned char>(a[i_end]))) ++i_end;
+      while (j_end < b.size() && std::isdigit(static_cast<unsigned char>(b[j_end]))) ++j_end;
+      const std::string_view x = std::string_view(a).substr(i, i_end - i);
+      const std::string_view y = std::string_view(b).substr(j, j_end - j);
+      const std::string_view x_trim = x.substr(std::min(x.find_first_not_of('0'), x.size()));
+      const std::string_view y_trim = y.substr(std::min(y.find_first_not_of('0'), y.size()));
+      if (x_trim.size() != y_trim.size()) return x_trim.size() < y_trim.size();
+      if (x_trim != y_trim) return x_trim < y_trim;
+      i = i_end;
+      j = j_end;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i;
+    ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// Puts the output tensors in natural name order, each weight followed by its scales, so the output does not depend
+// on how the input happened to be sharded or ordered.
+void OrderOutput(ConversionPlan& plan) {
+  std::vector<size_t> order(plan.tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    return NaturalLess(plan.tensors[x].source->name, plan.tensors[y].source->name);
+  });
+  std::vector<TensorSpec> specs;
+  specs.reserve(plan.specs.size());
+  const auto move_spec = [&](size_t& index) {
+    specs.push_back(std::move(plan.specs[index]));
+    index = specs.size() - 1;
+  };
+  for (size_t t : order) {
+    PlannedTensor& planned = plan.tensors[t];
+    move_spec(planned.out_index);
+    if (planned.scale_index) move_spec(*planned.scale_index);
+    if (planned.input_scale_index) move_spec(*planned.input_scale_index);
+  }
+  plan.specs = std::move(specs);
+}
+
+OutputFormat ChooseFormat(const QuantScheme& scheme) {
+  if (!scheme.quantize_linears) return OutputFormat::kPlain;
+  if (scheme.weight_format == Fp8Format::kE5M2) return OutputFormat::kOctetFp8;
+  if (scheme.activations == ActivationScheme::kNone || scheme.weight_scale == WeightScale::kChannel) {
+    return OutputFormat::kCompressedTensors;
+  }
+  return OutputFormat::kVllmFp8;
+}
+
+void ValidateAgainstArchitecture(const Checkpoint& checkpoint, const Architecture& architecture,
+                                 const ModelShape& shape) {
+  for (const ExpectedTensor& expected : architecture.ExpectedTensors(shape)) {
+    const TensorView* view = checkpoint.Find(expected.name);
+    if (view == nullptr) {
+      Fail("{}: tensor '{}' is missing (a {} with {} layers needs it, shape {})", checkpoint.dir().string(),
+           expected.name, architecture.name(), shape.num_layers, ShapeToString(expected.shape));
+    }
+    if (view->shape != expected.shape) {
+      Fail("{}: tensor '{}' has shape {} but config.json implies {}", view->file, expected.name,
+           ShapeToString(view->shape), ShapeToString(expected.shape));
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view OutputFormatName(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kPlain: return "plain";
+    case OutputFormat::kVllmFp8: return "fp8";
+    case OutputFormat::kCompressedTensors: return "compressed-tensors";
+    case OutputFormat::kOctetFp8: return "octet";
+  }
+  return "plain";
+}
+
+ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& architecture,
+                              const ModelShape& shape, const QuantScheme& scheme, const PlanOptions& options) {
+  ValidateAgainstArchitecture(checkpoint, architecture, shape);
+
+  ConversionPlan plan;
+  plan.scheme = scheme;
+  plan.format = ChooseFormat(scheme);
+  const bool shared_tensor_scale = scheme.weight_scale == WeightScale::kTensor;
+
+  // Which fused groups are partly ignored: vLLM refuses a fused module with some shards quantized and some not.
+  std::map<std::string, std::pair<int, int>> fused_ignored;  // key -> (ignored, total)
+  std::set<std::string> ignored_modules;
+  for (const TensorView& view : checkpoint.tensors()) {
+    if (architecture.Classify(view.name) != TensorRole::kLinear) continue;
+    const std::string module = Architecture::ModulePrefix(view.name);
+    auto& [ignored, total] = fused_ignored[FusedModuleKey(module)];
+    ++total;
+    if (MatchesAny(options.ignore_globs, module, view.name)) {
+      ++ignored;
+      ignored_modules.insert(module);
+    }
+  }
+  for (const auto& [key, counts] : fused_ignored) {
+    if (counts.first != 0 && counts.first != counts.second) {
+      Fail("--ignore matches some but not all of the modules vLLM fuses into '{}'; ignore all of them or none",
+           key);
+    }
+  }
+
+  std::map<std::string, size_t> unit_of_key;
+  std::map<std::string, size_t> input_group_of_key;
+  for (const TensorView& view : checkpoint.tensors()) {
+    PlannedTensor planned;
+    planned.source = &view;
+    planned.role = architecture.Classify(view.name);
+    const bool is_linear = planned.role == TensorRole::kLinear;
+    if (is_linear) planned.module = Architecture::ModulePrefix(view.name);
+    const bool quantize = scheme.quantize_linears && is_linear && !ignored_modules.count(planned.module);
+
+    if (quantize) {
+      if (!IsReadableFloat(view.dtype)) {
+        Fail("{}: tensor '{}' is {}; octet quantizes F32, F16 and BF16 weights (re-quantizing FP8 checkpoints is "
+             "not supported yet)",
+             view.file, view.name, DTypeName(view.dtype));
+      }
+      planned.action = TensorAction::kQuantize;
+      planned.layout = {scheme.weight_scale, view.rows(), view.cols(), scheme.block_size};
+      planned.out_index = plan.specs.size();
+      plan.specs.push_back({view.name, Fp8DType(scheme.weight_format), view.shape});
+      const std::string& m = planned.module;
+      switch (scheme.weight_scale) {
+        case WeightScale::kNone:
+          break;
+        case WeightScale::kTensor:
+          planned.scale_index = plan.specs.size();
+          // vLLM / AutoFP8 per-tensor scales are 0-d; compressed-tensors' are [1] (FORMATS.md a.2, b.2).
+          plan.specs.push_back({m + ".weight_scale", DType::kF32,
+                                plan.format == OutputFormat::kCompressedTensors ? Shape{1} : Shape{}});
+          break;
+        case WeightScale::kChannel:
+          planned.scale_index = plan.specs.size();
+          plan.specs.push_back({m + ".weight_scale", DType::kF32, {view.rows(), 1}});
+          break;
+        case WeightScale::kBlock: {
+          planned.scale_index = plan.specs.size();
+          // vLLM and DeepSeek-V3 name the block grid weight_scale_inv although it multiplies (vLLM fp8.py);
+          // compressed-tensors calls it weight_scale.
+          const std::string suffix =
+              plan.format == OutputFormat::kCompressedTensors ? ".weight_scale" : ".weight_scale_inv";
+          plan.specs.push_back({m + suffix, DType::kF32,
+                                {planned.layout.block_grid_rows(), planned.layout.block_grid_cols()}});
+          break;
+        }
+      }
+      if (scheme.activations == ActivationScheme::kStatic) {
+        planned.input_scale_index = plan.specs.size();
+        plan.specs.push_back({m + ".input_scale", DType::kF32,
+                              plan.format == OutputFormat::kCompressedTensors ? Shape{1} : Shape{}});
+        const std::string key = InputScaleKey(m);
+        auto [it, inserted] = input_group_of_key.emplace(key, plan.input_scale_groups.size());
+        if (inserted) plan.input_scale_groups.emplace_back();
+        plan.input_scale_groups[it->second].push_back(m);
+      }
+    } else {
+      const bool cast = scheme.kept_dtype.has_value() && IsReadableFloat(view.dtype) &&
+                        *scheme.kept_dtype != view.dtype;
+      planned.action = cast ? TensorAction::kCast : TensorAction::kCopy;
+      planned.out_index = plan.specs.size();
+      plan.specs.push_back({view.name, cast ? *scheme.kept_dtype : view.dtype, view.shape});
+      if (scheme.quantize_linears &&
+          (is_linear || planned.role == TensorRole::kOutputHead || planned.role == TensorRole::kRouter)) {
+        ignored_modules.insert(Architecture::ModulePrefix(view.name));
+      }
+    }
+
+    const std::string unit_key = planned.action == TensorAction::kQuantize && shared_tensor_scale
+                                     ? "fused:" + FusedModuleKey(planned.module)
+                                     : "tensor:" + view.name;
+    auto [it, inserted] = unit_of_key.emplace(unit_key, plan.units.size());
+    if (inserted) plan.units.emplace_back();
+    planned.unit = it->second;
+    plan.units[planned.unit].push_back(plan.tensors.size());
+    plan.tensors.push_back(std::move(planned));
+  }
+  if (scheme.quantize_linears && shape.tie_word_embeddings && !checkpoint.Find("lm_head.weight")) {
+    // Tied models have no lm_head tensor, but the engine still builds an lm_head module; say it stays unquantized.
+    ignored_modules.insert("lm_head");
+  }
+  plan.ignored_modules.assign(ignored_modules.begin(), ignored_modules.end());
+  std::sort(plan.ignored_modules.begin(), plan.ignored_modules.end(), NaturalLess);
+  OrderOutput(plan);
+  return plan;
+}
+
+}  // namespace octet

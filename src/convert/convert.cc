@@ -1,0 +1,490 @@
+#include "convert/convert.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "convert/conversion_plan.h"
+#include "convert/progress.h"
+#include "convert/quantization_config.h"
+#include "io/output_directory.h"
+#include "io/safetensors_writer.h"
+#include "models/architecture.h"
+#include "models/model_config.h"
+#include "numeric/convert_rows.h"
+#include "quant/fp8_quantizer.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace octet {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+// Source bytes per band: big enough that per-band overhead vanishes, small enough that a few bands per thread
+// are all the memory a conversion needs.
+constexpr uint64_t kBandSourceBytes = 4u << 20;
+
+// Files in a model directory that hold the weights in another container; they are not copied (a Mistral repo
+// ships consolidated.safetensors beside the shards, Llama-3 repos original/consolidated.00.pth, older ones
+// pytorch_model-*.bin). Other .bin files are kept: llama2.c tokenizers are tokenizer.bin / tok512.bin.
+bool IsOtherWeightFile(const fs::path& path) {
+  static const std::set<std::string> kWeightExtensions = {".safetensors", ".pt", ".pth", ".gguf", ".msgpack",
+                                                          ".h5", ".ckpt", ".npz"};
+  const std::string name = path.filename().string();
+  if (kWeightExtensions.count(path.extension().string())) return true;
+  return path.extension() == ".bin" && (name.rfind("pytorch_model", 0) == 0 || name.rfind("consolidated", 0) == 0);
+}
+
+// One band of rows of one tensor: the unit of parallel work.
+struct Band {
+  size_t tensor;  // index into plan.tensors
+  int64_t row_begin;
+  int64_t rows;
+};
+
+// Rows of a tensor viewed as a matrix: the first dimension, the rest flattened (a 0-d or 1-D tensor is one row).
+int64_t MatrixRows(const TensorView& view) { return view.shape.size() >= 2 ? view.shape[0] : 1; }
+
+uint64_t RowBytes(const TensorView& view) {
+  const int64_t rows = MatrixRows(view);
+  return rows == 0 ? 0 : view.bytes.size() / static_cast<uint64_t>(rows);
+}
+
+// Reusable scratch buffers, so bands do not each allocate (and fault in) fresh megabytes.
+class ScratchPool {
+ public:
+  struct Buffers {
+    std::vector<float> values;
+    std::vector<float> reconstructed;
+    std::vector<uint8_t> out;
+  };
+  std::unique_ptr<Buffers> Acquire() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return std::make_unique<Buffers>();
+    auto buffers = std::move(free_.back());
+    free_.pop_back();
+    return buffers;
+  }
+  void Release(std::unique_ptr<Buffers> buffers) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(buffers));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Buffers>> free_;
+};
+
+std::string ElementPosition(const TensorView& view, size_t flat_index) {
+  if (view.shape.size() < 2) return fmt::format("[{}]", flat_index);
+  const uint64_t cols = view.num_elements() / static_cast<uint64_t>(view.shape[0]);
+  return fmt::format("[{}, {}]", flat_index / cols, flat_index % cols);
+}
+
+[[noreturn]] void FailNonFinite(const TensorView& view, size_t flat_index, float value) {
+  Fail("{}: tensor '{}' has a non-finite weight ({}) at element {}; octet refuses NaN/Inf weights", view.file,
+       view.name, value, ElementPosition(view, flat_index));
+}
+
+// Decodes a band of a float tensor to F32 and refuses NaN/Inf. Returns the band's abs max.
+float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& values) {
+  const uint64_t cols = view.num_elements() / static_cast<uint64_t>(std::max<int64_t>(MatrixRows(view), 1));
+  const size_t n = static_cast<size_t>(band.rows * cols);
+  values.resize(n);
+  const size_t elem_bytes = DTypeBits(view.dtype) / 8;
+  const std::byte* src = view.bytes.data() + static_cast<uint64_t>(band.row_begin) * cols * elem_bytes;
+  DecodeToF32(view.dtype, src, n, values.data());
+  const RangeScan scan = ScanRange(values.data(), n);
+  if (scan.first_non_finite < n) {
+    FailNonFinite(view, static_cast<uint64_t>(band.row_begin) * cols + scan.first_non_finite,
+                  values[scan.first_non_finite]);
+  }
+  return scan.abs_max;
+}
+
+std::span<const std::byte> BandBytes(const TensorView& view, const Band& band) {
+  const uint64_t row_bytes = RowBytes(view);
+  return view.bytes.subspan(static_cast<uint64_t>(band.row_begin) * row_bytes,
+                            static_cast<uint64_t>(band.rows) * row_bytes);
+}
+
+void ReleaseBand(const Checkpoint& checkpoint, const TensorView& view, const Band& band) {
+  TensorView part = view;
+  part.bytes = BandBytes(view, band);
+  checkpoint.Release(part);
+}
+
+std::span<const std::byte> AsBytes(const void* data, size_t size) {
+  return {static_cast<const std::byte*>(data), size};
+}
+
+Json NumberOrNull(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+
+// Static input scales for every quantized module, from the calibrator, shared across the groups vLLM merges.
+std::map<std::string, float> ResolveInputScales(const ConversionPlan& plan, const Checkpoint& checkpoint,
+                                                const ConvertOptions& options) {
+  std::map<std::string, float> scales;
+  if (plan.input_scale_groups.empty()) return scales;
+  if (!options.calibrator) {
+    Fail("--quantization {} uses static activation scales, which need calibration: pass --calib-data TOKENS "
+         "(token ids, one sequence per line), or --activations dynamic to let the engine compute per-token "
+         "scales at run time",
+         plan.scheme.name);
+  }
+  std::vector<std::string> modules;
+  for (const auto& group : plan.input_scale_groups) modules.insert(modules.end(), group.begin(), group.end());
+  const std::map<std::string, float> measured = options.calibrator(checkpoint, modules);
+  for (const auto& group : plan.input_scale_groups) {
+    float shared = 0;
+    for (const std::string& module : group) {
+      const auto it = measured.find(module);
+      if (it == measured.end()) continue;  // e.g. an expert no calibration token was routed to
+      if (!std::isfinite(it->second) || it->second < 0) {
+        Fail("calibration produced an invalid input scale {} for '{}'", it->second, module);
+      }
+      shared = std::max(shared, it->second);
+    }
+    if (shared == 0 && group.size() > 0 && !measured.count(group.front())) {
+      Fail("calibration produced no statistics for '{}' (no calibration token reached it)", group.front());
+    }
+    shared = std::max(shared, kMinFp8Scale);
+    for (const std::string& module : group) scales[module] = shared;
+  }
+  return scales;
+}
+
+void CopyOtherFiles(const fs::path& model_dir, const fs::path& out_dir, const std::set<std::string>& weight_files,
+                    ConvertSummary& summary) {
+  std::vector<fs::path> entries;
+  for (const auto& entry : fs::recursive_directory_iterator(model_dir)) {
+    if (entry.is_regular_file()) entries.push_back(entry.path());
+  }
+  std::sort(entries.begin(), entries.end());
+  for (const fs::path& path : entries) {
+    const fs::path relative = fs::relative(path, model_dir);
+    const std::string name = relative.generic_string();
+    if (name == "config.json" || weight_files.count(name) || name == "octet-report.json") continue;
+    if (IsOtherWeightFile(path)) {
+      summary.skipped_files.push_back(name);
+      continue;
+    }
+    fs::create_directories((out_dir / relative).parent_path());
+    std::error_code error;
+    fs::copy_file(path, out_dir / relative, fs::copy_options::overwrite_existing, error);
+    if (error) Fail("{}: cannot copy to {}: {}", path.string(), (out_dir / relative).string(), error.message());
+    summary.copied_files.push_back(name);
+  }
+}
+
+void WriteTextFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) Fail("{}: write failed", path.string());
+}
+
+class Converter {
+ public:
+  Converter(const ConvertOptions& options, const Checkpoint& checkpoint, const ConversionPlan& plan,
+            const std::map<std::string, float>& input_scales, SafetensorsWriter& writer, ThreadPool& pool,
+            Progress& progress)
+      : options_(options),
+        checkpoint_(checkpoint),
+        plan_(plan),
+        input_scales_(input_scales),
+        writer_(writer),
+        pool_(pool),
+        progress_(progress),
+        errors_(plan.tensors.size()),
+        tensor_scale_(plan.tensors.size(), 1.0f),
+        scales_(plan.tensors.size()) {}
+
+  void Run() {
+    for (const std::vector<size_t>& unit : plan_.units) RunUnit(unit);
+  }
+
+  const std::vector<QuantError>& errors() const { return errors_; }
+  const std::vector<float>& tensor_scales() const { return tensor_scale_; }
+
+ private:
+  std::vector<Band> BandsOf(const std::vector<size_t>& unit) const {
+    std::vector<Band> bands;
+    for (size_t t : unit) {
+      const PlannedTensor& planned = plan_.tensors[t];
+      const TensorView& view = *planned.source;
+      const int64_t rows = MatrixRows(view);
+      if (rows == 0 || view.bytes.empty()) {
+        bands.push_back({t, 0, rows});
+        continue;
+      }
+      int64_t band_rows = static_cast<int64_t>(std::max<uint64_t>(1, kBandSourceBytes / std::max<uint64_t>(RowBytes(view), 1)));
+      if (planned.action == TensorAction::kQuantize) band_rows = planned.layout.AlignBandRows(band_rows);
+      for (int64_t r = 0; r < rows; r += band_rows) bands.push_back({t, r, std::min(band_rows, rows - r)});
+    }
+    return bands;
+  }
+
+  void RunUnit(const std::vector<size_t>& unit) {
+    const std::vector<Band> bands = BandsOf(unit);
+    const PlannedTensor& first = plan_.tensors[unit.front()];
+    const bool needs_abs_max =
+        first.action == TensorAction::kQuantize && first.layout.kind == WeightScale::kTensor;
+    if (needs_abs_max) {
+      // Pass 1: the shared scale needs the group's abs max before any code is written.
+      std::vector<float> band_abs_max(bands.size(), 0.0f);
+      pool_.ParallelFor(bands.size(), [&](size_t i) {
+        auto scratch = scratch_.Acquire();
+        const TensorView& view = *plan_.tensors[bands[i].tensor].source;
+        band_abs_max[i] = DecodeBand(view, bands[i], scratch->values);
+        ReleaseBand(checkpoint_, view, bands[i]);
+        scratch_.Release(std::move(scratch));
+      });
+      const float abs_max = *std::max_element(band_abs_max.begin(), band_abs_max.end());
+      const float scale = Fp8ScaleFor(abs_max, plan_.scheme.weight_format);
+      for (size_t t : unit) tensor_scale_[t] = scale;
+    }
+    for (size_t t : unit) {
+      const PlannedTensor& planned = plan_.tensors[t];
+      if (planned.action == TensorAction::kQuantize) {
+        scales_[t].assign(static_cast<size_t>(std::max<int64_t>(planned.layout.num_scales(), 0)), 0.0f);
+      }
+    }
+    // Pass 2: every band decoded, converted and written at its final place.
+    std::vector<QuantError> band_errors(bands.size());
+    pool_.ParallelFor(bands.size(), [&](size_t i) { ProcessBand(bands[i], band_errors[i]); });
+    for (size_t i = 0; i < bands.size(); ++i) errors_[bands[i].tensor].Merge(band_errors[i]);
+    for (size_t t : unit) FinishTensor(t);
+    progress_.Advance(unit.size(), 0);
+  }
+
+  void ProcessBand(const Band& band, QuantError& error) {
+    const PlannedTensor& planned = plan_.tensors[band.tensor];
+    const TensorView& view = *planned.source;
+    const std::span<const std::byte> source = BandBytes(view, band);
+    const uint64_t out_offset_elements =
+        static_cast<uint64_t>(band.row_begin) * (view.num_elements() / std::max<int64_t>(MatrixRows(view), 1));
+    auto scratch = scratch_.Acquire();
+    switch (planned.action) {
+      case TensorAction::kCopy:
+        if (IsFloatingPointWeightType(view.dtype) && !source.empty()) DecodeBand(view, band, scratch->values);
+        writer_.Write(planned.out_index, static_cast<uint64_t>(band.row_begin) * RowBytes(view), source);
+        break;
+      case TensorAction::kCast: {
+        DecodeBand(view, band, scratch->values);
+        const DType out_dtype = plan_.specs[planned.out_index].dtype;
+        const size_t out_elem_bytes = DTypeBits(out_dtype) / 8;
+        scratch->out.resize(scratch->values.size() * out_elem_bytes);
+        EncodeFromF32(out_dtype, scratch->values.data(), scratch->values.size(), scratch->out.data());
+        writer_.Write(planned.out_index, out_offset_elements * out_elem_bytes,
+                      AsBytes(scratch->out.data(), scratch->out.size()));
+        break;
+      }
+      case TensorAction::kQuantize: {
+        DecodeBand(view, band, scratch->values);
+        const size_t n = scratch->values.size();
+        scratch->out.resize(n);
+        scratch->reconstructed.resize(n);
+        QuantizeFp8Band(planned.layout, plan_.scheme.weight_format, band.row_begin, band.rows,
+                        scratch->values.data(), tensor_scale_[band.tensor], scratch->out.data(),
+                        scales_[band.tensor].data(), scratch->reconstructed.data(), error);
+        writer_.Write(planned.out_index, out_offset_elements, AsBytes(scratch->out.data(), n));
+        break;
+      }
+    }
+    ReleaseBand(checkpoint_, view, band);
+    scratch_.Release(std::move(scratch));
+    progress_.Advance(0, source.size());
+  }
+
+  void FinishTensor(size_t t) {
+    const PlannedTensor& planned = plan_.tensors[t];
+    if (planned.action != TensorAction::kQuantize) return;
+    if (planned.scale_index) {
+      const std::vector<float>& values =
+          planned.layout.kind == WeightScale::kTensor ? std::vector<float>{tensor_scale_[t]} : scales_[t];
+      writer_.Write(*planned.scale_index, 0, AsBytes(values.data(), values.size() * sizeof(float)));
+    }
+    if (planned.input_scale_index) {
+      const float input_scale = input_scales_.at(planned.module);
+      writer_.Write(*planned.input_scale_index, 0, AsBytes(&input_scale, sizeof(float)));
+    }
+  }
+
+  const ConvertOptions& options_;
+  const Checkpoint& checkpoint_;
+  const ConversionPlan& plan_;
+  const std::map<std::string, float>& input_scales_;
+  SafetensorsWriter& writer_;
+  ThreadPool& pool_;
+  Progress& progress_;
+  ScratchPool scratch_;
+  std::vector<QuantError> errors_;
+  std::vector<float> tensor_scale_;
+  std::vector<std::vector<float>> scales_;
+};
+
+Json ReadOrderedConfig(const Checkpoint& checkpoint) {
+  const fs::path path = checkpoint.dir() / "config.json";
+  if (!fs::exists(path)) Fail("{}: no config.json, so the architecture is unknown", checkpoint.dir().string());
+  std::ifstream in(path);
+  try {
+    return Json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    Fail("{}: malformed JSON: {}", path.string(), e.what());
+  }
+}
+
+std::string ActionName(TensorAction action) {
+  switch (action) {
+    case TensorAction::kQuantize: return "quantized";
+    case TensorAction::kCast: return "cast";
+    case TensorAction::kCopy: return "copied";
+  }
+  return "copied";
+}
+
+Json BuildReport(const ConvertOptions& options, const ConversionPlan& plan, const ConvertSummary& summary,
+                 const std::vector<float>& tensor_scales, const std::map<std::string, float>& input_scales,
+                 const std::vector<std::string>& files) {
+  const QuantScheme& s = plan.scheme;
+  Json report;
+  report["octet_version"] = "0.1.0";
+  report["scheme"] = {{"name", s.name},
+                      {"output_format", OutputFormatName(plan.format)},
+                      {"weights", s.quantize_linears ? std::string(DTypeName(Fp8DType(s.weight_format))) : "none"},
+                      {"weight_scale", WeightScaleName(s.weight_scale)},
+                      {"activations", ActivationSchemeName(s.activations)},
+                      {"kept_dtype", s.kept_dtype ? Json(DTypeName(*s.kept_dtype)) : Json("unchanged")},
+                      {"ignore", options.ignore_globs}};
+  report["calibration"] =
+      options.calibration_description.empty() ? Json(nullptr) : Json(options.calibration_description);
+  report["tensors_quantized"] = summary.tensors_quantized;
+  report["tensors_kept"] = summary.tensors_kept;
+  report["bytes_in"] = summary.bytes_in;
+  report["bytes_out"] = summary.bytes_out;
+  std::vector<const TensorReport*> worst;
+  for (const TensorReport& t : summary.tensors) {
+    if (t.action == "quantized") worst.push_back(&t);
+  }
+  std::stable_sort(worst.begin(), worst.end(), [](const TensorReport* a, const TensorReport* b) {
+    return a->relative_rms_error > b->relative_rms_error;
+  });
+  if (worst.size() > 5) worst.resize(5);
+  report["worst_tensors"] = Json::array();
+  for (const TensorReport* t : worst) {
+    report["worst_tensors"].push_back(
+        {{"name", t->name}, {"relative_rms_error", t->relative_rms_error}, {"sqnr_db", NumberOrNull(t->sqnr_db)}});
+  }
+  report["tensors"] = Json::array();
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const PlannedTensor& planned = plan.tensors[i];
+    const TensorReport& t = summary.tensors[i];
+    Json entry = {{"name", t.name},
+                  {"role", TensorRoleName(planned.role)},
+                  {"action", t.action},
+                  {"dtype_in", t.dtype_in},
+                  {"dtype_out", t.dtype_out},
+                  {"shape", planned.source->shape}};
+    if (planned.action == TensorAction::kQuantize) {
+      entry["relative_rms_error"] = t.relative_rms_error;
+      entry["sqnr_db"] = NumberOrNull(t.sqnr_db);
+      entry["max_abs_error"] = t.max_abs_error;
+      if (planned.layout.kind == WeightScale::kTensor) entry["weight_scale"] = tensor_scales[i];
+      if (const auto it = input_scales.find(planned.module); it != input_scales.end()) {
+        entry["input_scale"] = it->second;
+      }
+    }
+    report["tensors"].push_back(std::move(entry));
+  }
+  report["files"] = files;
+  report["copied_files"] = summary.copied_files;
+  report["skipped_files"] = summary.skipped_files;
+  return report;
+}
+
+void PrintSummary(FILE* log, const ConvertOptions& options, const ConversionPlan& plan,
+                  const ConvertSummary& summary) {
+  fmt::print(log, "octet convert: {} -> {} ({}, {} format)\n", options.model.string(), options.output.string(),
+             plan.scheme.name, OutputFormatName(plan.format));
+  fmt::print(log, "  tensors: {} quantized, {} kept\n", summary.tensors_quantized, summary.tensors_kept);
+  fmt::print(log, "  bytes:   {} -> {} ({:.2f}x smaller) in {:.1f} s\n", FormatBytes(summary.bytes_in),
+             FormatBytes(summary.bytes_out),
+             summary.bytes_out ? static_cast<double>(summary.bytes_in) / static_cast<double>(summary.bytes_out) : 0.0,
+             summary.seconds);
+  const Json& worst = summary.report["worst_tensors"];
+  if (!worst.empty()) {
+    fmt::print(log, "  worst quantization error (relative RMS, SQNR):\n");
+    for (const Json& t : worst) {
+      fmt::print(log, "    {:<60} {:.3f}%  {}\n", t["name"].get<std::string>(),
+                 100.0 * t["relative_rms_error"].get<double>(),
+                 t["sqnr_db"].is_null() ? std::string("exact") : fmt::format("{:.1f} dB", t["sqnr_db"].get<double>()));
+    }
+  }
+  if (!summary.skipped_files.empty()) {
+    fmt::print(log, "  not copied (other weight files): {}\n", fmt::join(summary.skipped_files, ", "));
+  }
+  fmt::print(log, "  report:  {}\n", (options.output / "octet-report.json").string());
+}
+
+}  // namespace
+
+ConvertSummary Convert(const ConvertOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const QuantScheme scheme = ResolveScheme(options.scheme, options.overrides);
+  const Checkpoint checkpoint = Checkpoint::Open(options.model);
+  const Json input_config = ReadOrderedConfig(checkpoint);
+  const std::string config_path = (checkpoint.dir() / "config.json").string();
+  const Architecture& architecture = Architecture::ForConfig(checkpoint.config(), config_path);
+  const ModelShape shape = ParseModelShape(checkpoint.config(), config_path);
+  const ConversionPlan plan =
+      PlanConversion(checkpoint, architecture, shape, scheme, PlanOptions{options.ignore_globs});
+  const std::map<std::string, float> input_scales = ResolveInputScales(plan, checkpoint, options);
+
+  OutputDirectory output = OutputDirectory::Begin(options.output, options.overwrite);
+  ThreadPool pool(options.threads);
+  SafetensorsWriter writer(output.path(), plan.specs, options.max_shard_bytes);
+  Progress progress(Progress::DetectMode(options.log, options.quiet), options.log, plan.tensors.size(),
+                    checkpoint.TotalTensorBytes());
+  Converter converter(options, checkpoint, plan, input_scales, writer, pool, progress);
+  converter.Run();
+  writer.Finish();
+  progress.Finish();
+
+  ConvertSummary summary;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const PlannedTensor& planned = plan.tensors[i];
+    const QuantError& error = converter.errors()[i];
+    summary.tensors.push_back({planned.source->name, ActionName(planned.action),
+                               std::string(DTypeName(planned.source->dtype)),
+                               std::string(DTypeName(plan.specs[planned.out_index].dtype)), error.relative_rms(),
+                               error.sqnr_db(), error.max_abs_error});
+    if (planned.action == TensorAction::kQuantize) {
+      ++summary.tensors_quantized;
+    } else {
+      ++summary.tensors_kept;
+    }
+    summary.bytes_in += planned.source->bytes.size();
+  }
+  for (const TensorSpec& spec : plan.specs) summary.bytes_out += spec.byte_size();
+
+  const std::vector<std::string> weight_names = checkpoint.WeightFileNames();
+  CopyOtherFiles(checkpoint.dir(), output.path(), std::set<std::string>(weight_names.begin(), weight_names.end()),
+                 summary);
+  WriteTextFile(output.path() / "config.json", BuildOutputConfig(input_config, plan).dump(2) + "\n");
+  summary.report =
+      BuildReport(options, plan, summary, converter.tensor_scales(), input_scales, writer.FileNames());
+  WriteTextFile(output.path() / "octet-report.json", summary.report.dump(2) + "\n");
+  output.Commit();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.quiet) PrintSummary(options.log, options, plan, summary);
+  return summary;
+}
+
+}  // namespace octet

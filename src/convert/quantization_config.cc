@@ -1,0 +1,94 @@
+#include "convert/quantization_config.h"
+
+namespace octet {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json FloatQuantArgs(std::string_view strategy, bool dynamic, const Json& block_structure) {
+  return Json{{"num_bits", 8},
+              {"type", "float"},
+              {"symmetric", true},
+              {"group_size", nullptr},
+              {"strategy", strategy},
+              {"block_structure", block_structure},
+              {"dynamic", dynamic},
+              {"actorder", nullptr},
+              {"observer", dynamic ? Json(nullptr) : Json("minmax")},
+              {"observer_kwargs", Json::object()}};
+}
+
+Json CompressedTensorsConfig(const ConversionPlan& plan) {
+  const QuantScheme& s = plan.scheme;
+  const Json block = s.weight_scale == WeightScale::kBlock ? Json::array({s.block_size, s.block_size})
+                                                           : Json(nullptr);
+  Json input = nullptr;
+  if (s.activations == ActivationScheme::kDynamic) {
+    // Per-token dynamic (FP8_DYNAMIC); with block weights, per 128-channel group as FP8_BLOCK does.
+    input = s.weight_scale == WeightScale::kBlock ? FloatQuantArgs("group", true, nullptr)
+                                                  : FloatQuantArgs("token", true, nullptr);
+    if (s.weight_scale == WeightScale::kBlock) input["group_size"] = s.block_size;
+  } else if (s.activations == ActivationScheme::kStatic) {
+    input = FloatQuantArgs("tensor", false, nullptr);
+  }
+  Json group = {{"targets", Json::array({"Linear"})},
+                {"weights", FloatQuantArgs(WeightScaleName(s.weight_scale), false, block)},
+                {"input_activations", input},
+                {"output_activations", nullptr},
+                {"format", "float-quantized"}};
+  return Json{{"quant_method", "compressed-tensors"},
+              {"format", "float-quantized"},
+              {"quantization_status", "compressed"},
+              {"config_groups", Json{{"group_0", group}}},
+              {"ignore", plan.ignored_modules},
+              {"kv_cache_scheme", nullptr},
+              {"global_compression_ratio", nullptr}};
+}
+
+}  // namespace
+
+nlohmann::ordered_json BuildQuantizationConfig(const ConversionPlan& plan) {
+  const QuantScheme& s = plan.scheme;
+  switch (plan.format) {
+    case OutputFormat::kPlain:
+      return nullptr;
+    case OutputFormat::kVllmFp8: {
+      Json config = {{"quant_method", "fp8"},
+                     {"activation_scheme", ActivationSchemeName(s.activations)},
+                     {"ignored_layers", plan.ignored_modules}};
+      if (s.weight_scale == WeightScale::kBlock) config["weight_block_size"] = {s.block_size, s.block_size};
+      return config;
+    }
+    case OutputFormat::kCompressedTensors:
+      return CompressedTensorsConfig(plan);
+    case OutputFormat::kOctetFp8: {
+      // Deliberately not "fp8": vLLM and transformers would load E5M2 bytes as E4M3 and compute garbage; an
+      // unknown quant_method makes them refuse instead. octet's runtime reads it.
+      Json config = {{"quant_method", "octet"},
+                     {"weight_format", "e5m2"},
+                     {"weight_scale", WeightScaleName(s.weight_scale)},
+                     {"activation_scheme", ActivationSchemeName(s.activations)},
+                     {"ignored_layers", plan.ignored_modules}};
+      if (s.weight_scale == WeightScale::kBlock) config["weight_block_size"] = {s.block_size, s.block_size};
+      return config;
+    }
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json BuildOutputConfig(const nlohmann::ordered_json& input_config, const ConversionPlan& plan) {
+  Json config = input_config;
+  config.erase("quantization_config");
+  if (plan.scheme.kept_dtype) {
+    switch (*plan.scheme.kept_dtype) {
+      case DType::kF32: config["torch_dtype"] = "float32"; break;
+      case DType::kF16: config["torch_dtype"] = "float16"; break;
+      case DType::kBF16: config["torch_dtype"] = "bfloat16"; break;
+      default: break;
+    }
+  }
+  if (plan.format != OutputFormat::kPlain) config["quantization_config"] = BuildQuantizationConfig(plan);
+  return config;
+}
+
+}  // namespace octet
