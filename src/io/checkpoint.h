@@ -46,6 +46,7 @@ class Checkpoint {
   std::vector<TensorView> tensors_;
   std::map<std::string, std::pair<size_t, size_t>> index_;  // name -> (file, tensor within file)
   std::vector<std::string> weight_file_names_;
+  std::vector<size_t> first_tensor_of_file_;  // Position in tensors_ of each file's first tensor.
 };
 
 }  // namespace octet

@@ -9,7 +9,8 @@
 //     two data_offsets [begin, end] with begin <= end;
 //   - element count * dtype bits is a whole number of bytes and equals end - begin (overflow-checked);
 //   - sorted by offsets, tensors start at 0, are contiguous (no gap, no overlap) and end exactly at the file end;
-//   - `__metadata__`, if present, maps strings to strings.
+//   - `__metadata__`, if present, maps strings to strings;
+//   - no key appears twice in one JSON object (nlohmann would silently keep the last), no raw NUL in the header.
 #ifndef OCTET_IO_SAFETENSORS_READER_H_
 #define OCTET_IO_SAFETENSORS_READER_H_
 

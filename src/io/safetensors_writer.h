@@ -32,7 +32,9 @@ struct TensorSpec {
   DType dtype = DType::kF32;
   Shape shape;
 
-  uint64_t byte_size() const;  // NumElements(shape) * DTypeBits(dtype) / 8
+  // NumElements(shape) * DTypeBits(dtype) / 8. Throws octet::Error naming the tensor on a negative dimension, on
+  // overflow, or when the bits are not a whole number of bytes.
+  uint64_t byte_size() const;
 };
 
 class SafetensorsWriter {

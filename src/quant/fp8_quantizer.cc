@@ -72,8 +72,33 @@ void QuantizeFp8Band(const Fp8ScaleLayout& layout, Fp8Format format, int64_t row
       break;
     }
   }
-  DequantizeFp8Band(layout, format, row_begin, band_rows, codes, scales, tensor_scale, scratch);
-  error.Add(band, scratch, n);
+  // Error of the band as an engine reconstructs it: code * scale.
+  DecodeToF32(Fp8DType(format), codes, n, scratch);
+  switch (layout.kind) {
+    case WeightScale::kNone:
+      error.AddScaled(band, scratch, 1.0f, n);
+      break;
+    case WeightScale::kTensor:
+      error.AddScaled(band, scratch, tensor_scale, n);
+      break;
+    case WeightScale::kChannel:
+      for (int64_t r = 0; r < band_rows; ++r) {
+        error.AddScaled(band + r * cols, scratch + r * cols, scales[row_begin + r], static_cast<size_t>(cols));
+      }
+      break;
+    case WeightScale::kBlock: {
+      const int64_t grid_cols = layout.block_grid_cols();
+      for (int64_t r = 0; r < band_rows; ++r) {
+        const float* scale_row = scales + ((row_begin + r) / layout.block) * grid_cols;
+        for (int64_t c0 = 0; c0 < cols; c0 += layout.block) {
+          const int64_t offset = r * cols + c0;
+          error.AddScaled(band + offset, scratch + offset, scale_row[c0 / layout.block],
+                          static_cast<size_t>(std::min(layout.block, cols - c0)));
+        }
+      }
+      break;
+    }
+  }
 }
 
 void DequantizeFp8Band(const Fp8ScaleLayout& layout, Fp8Format format, int64_t row_begin, int64_t band_rows,
