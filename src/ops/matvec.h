@@ -2,9 +2,9 @@
 // with their dequantization scales, accumulating in F32. The weights are never expanded in memory: each row is
 // decoded in registers as it streams by, which is what makes FP8 decode about twice as fast as BF16.
 //
-// Kernels are compiled for every x86 target Highway supports (AVX3_DL/AVX3, AVX2, SSE4, scalar) and the best
-// one is picked at run time. Threads split the output rows; each output element is computed by one thread in a
-// fixed order, so results are identical at any thread count.
+// Kernels are compiled for every x86 target Highway 1.0.3 builds by default (AVX3 = AVX-512, AVX2, SSE4, SSSE3,
+// scalar) and the best one is picked at run time. Threads split the output rows; each output element is computed
+// by one thread in a fixed order, so results are identical at any thread count.
 #ifndef OCTET_OPS_MATVEC_H_
 #define OCTET_OPS_MATVEC_H_
 

@@ -1,0 +1,267 @@
+// Run-time dispatched kernels behind ops/matvec.h. This file is compiled once per SIMD target by
+// hwy/foreach_target.h; everything between HWY_BEFORE_NAMESPACE and HWY_AFTER_NAMESPACE exists once per target,
+// the dispatch wrappers at the bottom exist once.
+//
+// Layout of the work, identical on every target:
+//  - Output rows are split into items of a fixed row count (kMatVecRowsPerItem / kMatMulRowsPerItem), never
+//    derived from the thread count, and each row's sum is computed in one fixed order inside its item. That is
+//    what makes results bit-identical at any thread count.
+//  - Weights are decoded to F32 in registers (decode_kernels-inl.h). Row/tensor scales (and the power of two
+//    the FP8 decode owes) multiply the finished row sum: one multiply per row instead of one per element.
+//  - Block scales vary along a row, so for each row block the input is pre-multiplied by the per-column scale
+//    (x·s, a cols-long vector, costs cols multiplies per row block — negligible against block_rows·cols FMAs),
+//    after which the inner loop is the same plain dot product as for the other scale kinds.
+#include "ops/matvec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "util/error.h"
+
+#ifndef OCTET_OPS_MATVEC_CC_SHARED_
+#define OCTET_OPS_MATVEC_CC_SHARED_
+namespace octet {
+namespace matvec_internal {
+
+// Rows per parallel item. MatVec: big enough that the pool's per-item lock is noise (32 rows × 4096 cols of FP8
+// is 128 KiB of weights), small enough that 14336 rows give hundreds of items to balance over threads.
+constexpr size_t kMatVecRowsPerItem = 32;
+// MatMul items decode their rows once and reuse them for every token, so a few rows already carry a lot of work.
+constexpr size_t kMatMulRowsPerItem = 16;
+
+inline size_t DivCeil(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Validates `w` and throws octet::Error describing the first problem.
+inline void CheckWeights(const WeightMatrix& w, const float* x, const float* y) {
+  switch (w.dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kF8E4M3:
+    case DType::kF8E5M2:
+      break;
+    default:
+      Fail("matvec: weights of dtype {} are not supported (F32, F16, BF16, F8_E4M3, F8_E5M2 are)",
+           DTypeName(w.dtype));
+  }
+  if (w.rows < 0 || w.cols < 0) Fail("matvec: negative shape [{}, {}]", w.rows, w.cols);
+  if (w.rows == 0 || w.cols == 0) return;
+  if (w.data == nullptr || x == nullptr || y == nullptr) Fail("matvec: null weights, input or output");
+  if (w.scale_kind != ScaleKind::kNone && w.scales == nullptr) Fail("matvec: scale kind needs scales, got null");
+  if (w.scale_kind == ScaleKind::kBlock && (w.block_rows <= 0 || w.block_cols <= 0)) {
+    Fail("matvec: block scale with block size [{}, {}]", w.block_rows, w.block_cols);
+  }
+}
+
+// Multiplies the finished sum of row r by this: its row or tensor scale times `fold`, the power of two the kernel
+// owes the sum (block scales are folded into the input instead).
+inline float RowScale(const WeightMatrix& w, size_t r, float fold) {
+  switch (w.scale_kind) {
+    case ScaleKind::kTensor:
+      return w.scales[0] * fold;
+    case ScaleKind::kChannel:
+      return w.scales[r] * fold;
+    default:
+      return fold;
+  }
+}
+
+// Row blocks of a block-scaled matrix; other kinds are one block of all rows.
+inline size_t RowsPerScaleBlock(const WeightMatrix& w) {
+  return w.scale_kind == ScaleKind::kBlock ? static_cast<size_t>(w.block_rows) : static_cast<size_t>(w.rows);
+}
+
+// out[c] = in[c] * factor * (scale of column c in row block `row_block`), for c < cols; in == nullptr reads as
+// ones. `factor` is a power of two, so it adds no rounding.
+inline void ScaleByColumnBlocks(const WeightMatrix& w, size_t row_block, const float* in, float factor,
+                                float* out) {
+  const size_t cols = static_cast<size_t>(w.cols);
+  const size_t block_cols = static_cast<size_t>(w.block_cols);
+  const float* scales = w.scales + row_block * DivCeil(cols, block_cols);
+  for (size_t c0 = 0, b = 0; c0 < cols; c0 += block_cols, ++b) {
+    const size_t c1 = std::min(cols, c0 + block_cols);
+    const float s = scales[b] * factor;
+    for (size_t c = c0; c < c1; ++c) out[c] = in ? in[c] * s : s;
+  }
+}
+
+}  // namespace matvec_internal
+}  // namespace octet
+#endif  // OCTET_OPS_MATVEC_CC_SHARED_
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/matvec.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/aligned_allocator.h"
+#include "hwy/highway.h"
+#include "ops/decode_kernels-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace octet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using namespace matvec_internal;  // NOLINT(build/namespaces): file-local helpers
+
+template <class K>
+void MatVecTyped(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  using Storage = typename K::Storage;
+  const size_t rows = static_cast<size_t>(w.rows);
+  const size_t cols = static_cast<size_t>(w.cols);
+  const Storage* data = static_cast<const Storage*>(w.data);
+  const bool block = w.scale_kind == ScaleKind::kBlock;
+  const size_t block_rows = RowsPerScaleBlock(w);
+  // Decode leaves FP8 weights 2^-kExpShift too small (as low as 2^-129 for E4M3 subnormals). Half of that goes
+  // onto x (x · 2^60 for E4M3), so products stay in the normal F32 range; the other half onto the row sums.
+  // Both factors are powers of two: the rounding is exactly that of an unscaled F32 computation.
+  constexpr int kXShift = K::kExpShift / 2;
+  const float x_factor = std::ldexp(1.0f, kXShift);
+  const float fold = std::ldexp(1.0f, K::kExpShift - kXShift);
+  std::vector<float> x_shifted;
+  if (kXShift != 0 && !block) {
+    x_shifted.resize(cols);
+    for (size_t c = 0; c < cols; ++c) x_shifted[c] = x[c] * x_factor;
+  }
+  const float* x_unblocked = x_shifted.empty() ? x : x_shifted.data();
+  pool.ParallelFor(DivCeil(rows, kMatVecRowsPerItem), [&](size_t item) {
+    const size_t r_end = std::min(rows, (item + 1) * kMatVecRowsPerItem);
+    std::vector<float> scaled_x(block ? cols : 0);
+    size_t r = item * kMatVecRowsPerItem;
+    while (r < r_end) {
+      // A segment of rows sharing one row block (all rows unless block-scaled).
+      const size_t row_block = r / block_rows;
+      const size_t seg_end = std::min(r_end, (row_block + 1) * block_rows);
+      const float* xs = x_unblocked;
+      if (block) {
+        ScaleByColumnBlocks(w, row_block, x, x_factor, scaled_x.data());
+        xs = scaled_x.data();
+      }
+      float sums[8];
+      for (; r + 8 <= seg_end; r += 8) {
+        DotRows8<K>(data + r * cols, cols, xs, cols, sums);
+        for (size_t i = 0; i < 8; ++i) y[r + i] = sums[i] * RowScale(w, r + i, fold);
+      }
+      for (; r + 4 <= seg_end; r += 4) {
+        DotRows4<K>(data + r * cols, cols, xs, cols, sums);
+        for (size_t i = 0; i < 4; ++i) y[r + i] = sums[i] * RowScale(w, r + i, fold);
+      }
+      for (; r < seg_end; ++r) y[r] = DotRow<K>(data + r * cols, xs, cols) * RowScale(w, r, fold);
+    }
+  });
+}
+
+void MatVecImpl(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return MatVecTyped<F32Kind>(w, x, y, pool);
+    case DType::kF16:
+      return MatVecTyped<F16Kind>(w, x, y, pool);
+    case DType::kBF16:
+      return MatVecTyped<BF16Kind>(w, x, y, pool);
+    case DType::kF8E4M3:
+      return MatVecTyped<E4M3Kind>(w, x, y, pool);
+    case DType::kF8E5M2:
+      return MatVecTyped<E5M2Kind>(w, x, y, pool);
+    default:
+      Fail("matvec: unsupported dtype {}", DTypeName(w.dtype));
+  }
+}
+
+template <class K>
+void MatMulTyped(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
+  using Storage = typename K::Storage;
+  const hn::ScalableTag<float> df;
+  const size_t lanes = hn::Lanes(df);
+  const size_t rows = static_cast<size_t>(w.rows);
+  const size_t cols = static_cast<size_t>(w.cols);
+  // Padding rows to whole vectors (zeros, which add nothing) keeps the micro-kernel free of tail code.
+  const size_t stride = DivCeil(cols, lanes) * lanes;
+  const Storage* data = static_cast<const Storage*>(w.data);
+  const bool block = w.scale_kind == ScaleKind::kBlock;
+  const size_t block_rows = RowsPerScaleBlock(w);
+
+  // Inputs copied once per call into aligned, padded rows: tokens × stride floats.
+  hwy::AlignedFreeUniquePtr<float[]> x_padded = hwy::AllocateAligned<float>(tokens * stride);
+  for (size_t t = 0; t < tokens; ++t) {
+    std::memcpy(x_padded.get() + t * stride, x + t * cols, cols * sizeof(float));
+    std::fill(x_padded.get() + t * stride + cols, x_padded.get() + (t + 1) * stride, 0.0f);
+  }
+
+  pool.ParallelFor(DivCeil(rows, kMatMulRowsPerItem), [&](size_t item) {
+    const size_t r_begin = item * kMatMulRowsPerItem;
+    const size_t r_end = std::min(rows, r_begin + kMatMulRowsPerItem);
+    // This item's rows decoded to F32 (times their column scales when block-scaled), decoded once for all tokens.
+    hwy::AlignedFreeUniquePtr<float[]> decoded = hwy::AllocateAligned<float>(kMatMulRowsPerItem * stride);
+    std::vector<float> col_scales(block ? cols : 0);
+    size_t scaled_block = ~size_t{0};  // row block whose scales col_scales holds
+    float row_scales[kMatMulRowsPerItem];
+    for (size_t r = r_begin; r < r_end; ++r) {
+      if (block && r / block_rows != scaled_block) {
+        scaled_block = r / block_rows;
+        ScaleByColumnBlocks(w, scaled_block, nullptr, 1.0f, col_scales.data());
+      }
+      DecodeRow<K>(data + r * cols, cols, block ? col_scales.data() : nullptr,
+                   decoded.get() + (r - r_begin) * stride);
+      row_scales[r - r_begin] = RowScale(w, r, 1.0f);  // DecodeRow already undid 2^-kExpShift
+    }
+    MatMulDecoded(decoded.get(), r_end - r_begin, row_scales, x_padded.get(), tokens, stride, y + r_begin, rows);
+  });
+}
+
+void MatMulImpl(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return MatMulTyped<F32Kind>(w, x, tokens, y, pool);
+    case DType::kF16:
+      return MatMulTyped<F16Kind>(w, x, tokens, y, pool);
+    case DType::kBF16:
+      return MatMulTyped<BF16Kind>(w, x, tokens, y, pool);
+    case DType::kF8E4M3:
+      return MatMulTyped<E4M3Kind>(w, x, tokens, y, pool);
+    case DType::kF8E5M2:
+      return MatMulTyped<E5M2Kind>(w, x, tokens, y, pool);
+    default:
+      Fail("matvec: unsupported dtype {}", DTypeName(w.dtype));
+  }
+}
+
+const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace octet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace octet {
+
+HWY_EXPORT(MatVecImpl);
+HWY_EXPORT(MatMulImpl);
+HWY_EXPORT(TargetNameImpl);
+
+void MatVec(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  matvec_internal::CheckWeights(w, x, y);
+  if (w.rows == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + w.rows, 0.0f);
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, y, pool);
+}
+
+void MatMul(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
+  if (tokens == 0) return;
+  matvec_internal::CheckWeights(w, x, y);
+  if (w.rows == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + tokens * w.rows, 0.0f);
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(MatMulImpl)(w, x, tokens, y, pool);
+}
+
+const char* BestTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
+
+}  // namespace octet
+#endif  // HWY_ONCE
