@@ -93,14 +93,16 @@ std::string ElementPosition(const TensorView& view, size_t flat_index) {
        view.name, value, ElementPosition(view, flat_index));
 }
 
-// Decodes a band of a float tensor to F32 and refuses NaN/Inf. Returns the band's abs max.
-float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& values) {
+// Decodes a band of a float tensor to F32 and (unless already done in an earlier pass) refuses NaN/Inf.
+// Returns the band's abs max (0 when not scanned).
+float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& values, bool scan_values = true) {
   const uint64_t cols = view.num_elements() / static_cast<uint64_t>(std::max<int64_t>(MatrixRows(view), 1));
   const size_t n = static_cast<size_t>(band.rows * cols);
   values.resize(n);
   const size_t elem_bytes = DTypeBits(view.dtype) / 8;
   const std::byte* src = view.bytes.data() + static_cast<uint64_t>(band.row_begin) * cols * elem_bytes;
   DecodeToF32(view.dtype, src, n, values.data());
+  if (!scan_values) return 0.0f;
   const RangeScan scan = ScanRange(values.data(), n);
   if (scan.first_non_finite < n) {
     FailNonFinite(view, static_cast<uint64_t>(band.row_begin) * cols + scan.first_non_finite,
@@ -287,7 +289,8 @@ class Converter {
         break;
       }
       case TensorAction::kQuantize: {
-        DecodeBand(view, band, scratch->values);
+        // With a per-tensor scale, the first pass has already scanned every value.
+        DecodeBand(view, band, scratch->values, planned.layout.kind != WeightScale::kTensor);
         const size_t n = scratch->values.size();
         scratch->out.resize(n);
         scratch->reconstructed.resize(n);
