@@ -2,13 +2,14 @@
 # Installs the Debian packages octet needs to build and test. Idempotent; run as root (or with sudo).
 set -euo pipefail
 packages=(
-  build-essential cmake git
+  build-essential cmake git pkg-config
   libhwy-dev          # portable SIMD with run-time dispatch (kernels)
   nlohmann-json3-dev  # JSON: safetensors headers, config.json, reports
   libcli11-dev        # command line
   libfmt-dev          # formatting
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev    # micro-benchmarks
+  libsentencepiece-dev  # tokenizer.model files (optional: octet builds without it)
 )
 missing=()
 for p in "${packages[@]}"; do

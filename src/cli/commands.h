@@ -12,6 +12,7 @@ void AddInspectCommand(CLI::App& app);
 void AddSynthCommand(CLI::App& app);
 void AddGenerateCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
+void AddTokenizeCommand(CLI::App& app);
 
 }  // namespace octet::cli
 

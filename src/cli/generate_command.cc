@@ -1,8 +1,110 @@
+// `octet generate MODEL --prompt-ids "1 2 3"` (or --prompt TEXT): runs a checkpoint (F32/F16/BF16 or FP8) on the
+// CPU and continues the prompt, greedily by default or by llama2.c-compatible sampling (runtime/sampler.h).
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "cli/commands.h"
+#include "runtime/generate.h"
+#include "runtime/token_file.h"
+#include "runtime/transformer.h"
+#include "tokenizer/load_tokenizer.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace octet::cli {
+namespace {
 
-// Placeholder until the command lands; keeps the CLI building while modules are written in parallel.
-void AddGenerateCommand(CLI::App& app) { (void)app; }
+struct GenerateArgs {
+  std::string model;
+  std::string prompt_ids;
+  std::string prompt;
+  int64_t steps = 128;
+  float temperature = 0.0f;
+  float top_p = 0.9f;
+  uint64_t seed = 42;
+  bool print_ids = false;
+  size_t threads = 0;
+};
+
+void RunGenerate(const GenerateArgs& args) {
+  if (args.prompt_ids.empty() == args.prompt.empty()) Fail("give the prompt as --prompt-ids or as --prompt (one)");
+  const LoadedModel loaded = LoadModel(args.model);
+  const Transformer& model = *loaded.transformer;
+  const int64_t vocab = model.config().shape.vocab_size;
+  // Text needs the tokenizer; ids do not, and --print-ids never prints text.
+  std::unique_ptr<const Tokenizer> tokenizer;
+  if (!args.prompt.empty()) {
+    tokenizer = LoadTokenizer(loaded.checkpoint->dir());
+  } else if (!args.print_ids) {
+    try {
+      tokenizer = LoadTokenizer(loaded.checkpoint->dir());
+    } catch (const Error&) {
+      // No tokenizer beside the model: print ids.
+    }
+  }
+  TokenSequence prompt;
+  if (!args.prompt.empty()) {
+    prompt = tokenizer->Encode(args.prompt, /*add_bos=*/true);
+    for (const int32_t id : prompt) {
+      if (id >= vocab) Fail("--prompt: token id {} is not below the model's vocabulary size {}", id, vocab);
+    }
+  } else {
+    const std::vector<TokenSequence> parsed = ParseTokenText(args.prompt_ids, "--prompt-ids", vocab);
+    if (parsed.size() != 1) Fail("--prompt-ids: expected one line of space-separated token ids");
+    prompt = parsed[0];
+  }
+
+  GenerateOptions options;
+  options.max_new_tokens = args.steps;
+  options.temperature = args.temperature;
+  options.top_p = args.top_p;
+  options.seed = args.seed;
+  ThreadPool pool(args.threads);
+
+  if (args.print_ids || !tokenizer) {
+    fmt::print("{}\n", fmt::join(Generate(model, prompt, options, pool), " "));
+    return;
+  }
+  // Text as it comes, prompt first; the ids go to stderr so stdout stays text.
+  StreamDecoder stream(*tokenizer);
+  for (const int32_t id : prompt) fmt::print("{}", stream.Push(id));
+  std::fflush(stdout);
+  const std::vector<int32_t> generated = Generate(model, prompt, options, pool, [&](int32_t id) {
+    fmt::print("{}", stream.Push(id));
+    std::fflush(stdout);
+    return true;
+  });
+  fmt::print("{}\n", stream.Finish());
+  fmt::print(stderr, "ids: {}\n", fmt::join(generated, " "));
+}
+
+}  // namespace
+
+void AddGenerateCommand(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "Continue a prompt of token ids with a checkpoint (F32/F16/BF16 or FP8) on the CPU");
+  cmd->add_option("model", args->model, "Model directory (or .safetensors file with config.json beside it)")
+      ->required();
+  cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as space-separated token ids, e.g. \"1\" (BOS)");
+  cmd->add_option("--prompt", args->prompt, "Prompt as text (needs the model's tokenizer; BOS is added)");
+  cmd->add_option("-n,--steps", args->steps, "Tokens to generate (stops earlier at the context length)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", args->temperature, "Sampling temperature; 0 = greedy (deterministic)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass in (0, 1); 0 or 1 samples the full distribution")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--seed", args->seed, "Seed of the sampler's xorshift generator (as llama2.c run.c -s)")
+      ->capture_default_str();
+  cmd->add_flag("--print-ids", args->print_ids, "Print only the generated token ids, space-separated, on one line");
+  cmd->add_option("--threads", args->threads, "Worker threads (0 = one per hardware thread)")->capture_default_str();
+  cmd->callback([args]() { RunGenerate(*args); });
+}
 
 }  // namespace octet::cli

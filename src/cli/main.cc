@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   octet::cli::AddSynthCommand(app);
   octet::cli::AddGenerateCommand(app);
   octet::cli::AddEvalCommand(app);
+  octet::cli::AddTokenizeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

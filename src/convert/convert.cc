@@ -450,6 +450,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
       PlanConversion(checkpoint, architecture, shape, scheme, PlanOptions{options.ignore_globs});
   const std::map<std::string, float> input_scales = ResolveInputScales(plan, checkpoint, options);
 
+  if (options.output.has_parent_path()) fs::create_directories(options.output.parent_path());
   OutputDirectory output = OutputDirectory::Begin(options.output, options.overwrite);
   ThreadPool pool(options.threads);
   SafetensorsWriter writer(output.path(), plan.specs, options.max_shard_bytes);

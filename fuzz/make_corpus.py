@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora in fuzz/corpus/ (small valid and near-valid inputs; no model weights).
+
+Run from anywhere: python3 fuzz/make_corpus.py. The files are committed; this script documents how they were made.
+"""
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(header, data, pad=True, length=None):
+    text = json.dumps(header, separators=(",", ":")).encode()
+    if pad:
+        text += b" " * (-(8 + len(text)) % 8)
+    n = len(text) if length is None else length
+    return struct.pack("<Q", n) + text + data
+
+
+def st_seeds():
+    t = "safetensors_header_fuzzer"
+    valid = {
+        "__metadata__": {"format": "pt"},
+        "w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+        "b": {"dtype": "BF16", "shape": [2], "data_offsets": [16, 20]},
+        "s": {"dtype": "F8_E4M3", "shape": [], "data_offsets": [20, 21]},
+        "e": {"dtype": "F16", "shape": [0, 7], "data_offsets": [21, 21]},
+    }
+    data = bytes(range(21))
+    put(t, "valid_mixed", safetensors(valid, data))
+    put(t, "valid_empty_header", safetensors({}, b""))
+    put(t, "valid_unpadded", safetensors({"x": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}, b"\1" * 8, False))
+    put(t, "valid_dtypes", safetensors(
+        {k: {"dtype": k, "shape": [1], "data_offsets": [i * 8, i * 8 + 8 // 1]} for i, k in
+         enumerate(["F64", "I64", "U64"])}, b"\0" * 24))
+    put(t, "valid_f8_e5m2", safetensors({"q": {"dtype": "F8_E5M2", "shape": [3, 1], "data_offsets": [0, 3]},
+                                         "q_scale": {"dtype": "F32", "shape": [], "data_offsets": [3, 7]}}, b"\0" * 7))
+    full = safetensors(valid, data)
+    put(t, "truncated_data", full[:-3])
+    put(t, "truncated_header", full[:20])
+    put(t, "trailing_bytes", full + b"xyz")
+    put(t, "length_too_big", safetensors(valid, data, length=100000))
+    put(t, "overlap", safetensors({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                                   "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}}, b"\0" * 6))
+    put(t, "gap", safetensors({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]},
+                               "b": {"dtype": "U8", "shape": [2], "data_offsets": [4, 6]}}, b"\0" * 6))
+    dup = b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'
+    put(t, "duplicate_key", struct.pack("<Q", len(dup)) + dup + b"\0")
+    put(t, "bad_dtype", safetensors({"a": {"dtype": "F7", "shape": [1], "data_offsets": [0, 1]}}, b"\0"))
+    put(t, "negative_shape", safetensors({"a": {"dtype": "U8", "shape": [-1], "data_offsets": [0, 1]}}, b"\0"))
+    put(t, "huge_shape", safetensors({"a": {"dtype": "F32", "shape": [2**62, 2**3], "data_offsets": [0, 0]}}, b""))
+    put(t, "metadata_not_strings", safetensors({"__metadata__": {"n": 1}}, b""))
+
+
+def index_seeds():
+    # Matches the two shards checkpoint_index_fuzzer.cc writes (64-byte shard limit).
+    t = "checkpoint_index_fuzzer"
+    s1, s2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    wm = {"model.embed_tokens.weight": s1, "model.norm.weight": s2, "lm_head.weight": s2, "scalar": s2, "empty": s2}
+    put(t, "valid", json.dumps({"metadata": {"total_size": 108}, "weight_map": wm}, indent=2))
+    put(t, "valid_no_metadata", json.dumps({"weight_map": wm}))
+    put(t, "wrong_shard", json.dumps({"weight_map": dict(wm, scalar=s1)}))
+    put(t, "missing_tensor", json.dumps({"weight_map": {k: v for k, v in wm.items() if k != "empty"}}))
+    put(t, "extra_tensor", json.dumps({"weight_map": dict(wm, ghost=s2)}))
+    put(t, "path_escape", json.dumps({"weight_map": dict(wm, scalar="../" + s2)}))
+    put(t, "self_reference", json.dumps({"weight_map": dict(wm, scalar="model.safetensors.index.json")}))
+    put(t, "not_object", json.dumps({"weight_map": [s1, s2]}))
+    put(t, "bad_metadata", json.dumps({"metadata": 3, "weight_map": wm}))
+
+
+def config_seeds():
+    t = "config_fuzzer"
+    llama = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
+             "intermediate_size": 172, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
+             "head_dim": 16, "vocab_size": 512, "max_position_embeddings": 128, "rms_norm_eps": 1e-05,
+             "rope_theta": 10000.0, "rope_scaling": None, "hidden_act": "silu", "tie_word_embeddings": True,
+             "torch_dtype": "float32"}
+    put(t, "llama", json.dumps(llama, indent=2))
+    put(t, "llama_gqa", json.dumps(dict(llama, num_attention_heads=8, num_key_value_heads=2, head_dim=None,
+                                        tie_word_embeddings=False)))
+    put(t, "llama3_rope", json.dumps(dict(llama, rope_scaling={"rope_type": "llama3", "factor": 8.0,
+                                                               "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                               "original_max_position_embeddings": 8192})))
+    put(t, "mistral", json.dumps(dict(llama, architectures=["MistralForCausalLM"], sliding_window=4096)))
+    put(t, "mixtral", json.dumps(dict(llama, architectures=["MixtralForCausalLM"], model_type="mixtral",
+                                      num_local_experts=4, num_experts_per_tok=2)))
+    put(t, "unknown_arch", json.dumps(dict(llama, architectures=["GPT2LMHeadModel"])))
+    put(t, "bad_heads", json.dumps(dict(llama, num_key_value_heads=3, head_dim=None)))
+    put(t, "missing_layers", json.dumps({k: v for k, v in llama.items() if k != "num_hidden_layers"}))
+    put(t, "string_sizes", json.dumps(dict(llama, hidden_size="64")))
+
+
+def token_seeds():
+    t = "token_file_fuzzer"
+    put(t, "valid_unbounded", "\x00" + "1 345 22 7\n1 2 3\n")
+    put(t, "valid_vocab512", "\x02" + "1 511 0\r\n\n  4\t5  \n")
+    put(t, "too_big", "\x02" + "1 512\n")
+    put(t, "overflow", "\x00" + "99999999999999999999999\n")
+    put(t, "negative", "\x03" + "1 -2\n")
+    put(t, "junk", "\x00" + "1 2x 3\n")
+
+
+if __name__ == "__main__":
+    st_seeds()
+    index_seeds()
+    config_seeds()
+    token_seeds()

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Hostile-input checks (issue #6, RELIABILITY.md):
+#   1. the whole test suite built with AddressSanitizer + UndefinedBehaviorSanitizer (-DOCTET_SANITIZE=ON) in
+#      build-asan and run with ctest; a sanitizer report from any process (the test binary or an `octet` child it
+#      runs) fails the script, even when the test that caused it tolerated a non-zero exit;
+#   2. a short libFuzzer smoke run of every target in fuzz/ (clang build in build-fuzz) from its seed corpus.
+#
+# Usage: scripts/sanitize.sh [--no-fuzz | --fuzz-only] [--fuzz-seconds N]   (default 20 s per target)
+# Environment: JOBS (default nproc) for build and ctest parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_tests=1
+run_fuzz=1
+fuzz_seconds=20
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-fuzz) run_fuzz=0 ;;
+    --fuzz-only) run_tests=0 ;;
+    --fuzz-seconds) fuzz_seconds="$2"; shift ;;
+    *) echo "sanitize.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+jobs="${JOBS:-$(nproc)}"
+
+# Tests too slow under ASan to be worth their minutes there; each is still run by the normal suite.
+#   Fp8ExhaustiveTest.*: walks all 2^32 float inputs through the FP8 codecs (pure arithmetic on plain arrays, no
+#   pointers for ASan to check; minutes under instrumentation).
+excluded='Fp8ExhaustiveTest\.'
+
+bash scripts/install-deps.sh
+if [ "$run_tests" = 1 ]; then
+  start=$(date +%s)
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCTET_SANITIZE=ON -DOCTET_BUILD_BENCHMARKS=OFF \
+    -DOCTET_TEST_DIRS="" >/dev/null
+  cmake --build build-asan -j"$jobs"
+  built=$(date +%s)
+  logs="$PWD/build-asan/sanitizer-logs"
+  rm -rf "$logs" && mkdir -p "$logs"
+  # log_path sends every report, from every process, to a file we can count afterwards.
+  export ASAN_OPTIONS="log_path=$logs/asan:abort_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
+  export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
+  status=0
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "$excluded" || status=$?
+  finished=$(date +%s)
+  if compgen -G "$logs/*" >/dev/null; then
+    echo "sanitize.sh: sanitizer reports:" >&2
+    for f in "$logs"/*; do echo "== $f" >&2; cat "$f" >&2; done
+    status=1
+  fi
+  echo "sanitize.sh: ASan+UBSan build $((built - start)) s, tests $((finished - built)) s (excluded: $excluded)"
+  [ "$status" = 0 ] || { echo "sanitize.sh: FAILED" >&2; exit "$status"; }
+fi
+
+if [ "$run_fuzz" = 1 ]; then
+  if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
+      >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
+  fi
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCTET_BUILD_FUZZERS=ON \
+    -DOCTET_BUILD_TESTS=OFF -DOCTET_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs"
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  for corpus in fuzz/corpus/*/; do
+    target=$(basename "$corpus")
+    # New inputs go to a scratch corpus; the committed seeds (and fuzz/regressions/<target>/, inputs that once
+    # crashed) are read only. A crash writes crash-* into
+    # build-fuzz/artifacts and makes the fuzzer exit non-zero, which stops the script.
+    scratch=$(mktemp -d)
+    mkdir -p build-fuzz/artifacts
+    echo "sanitize.sh: fuzzing $target for ${fuzz_seconds} s"
+    log="build-fuzz/artifacts/$target.log"
+    dict=()
+    [ -f "fuzz/$target.dict" ] && dict=(-dict="fuzz/$target.dict")
+    rc=0
+    "build-fuzz/$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "${dict[@]}" \
+      -artifact_prefix=build-fuzz/artifacts/"$target"- "$scratch" "$corpus" \
+      $( [ -d "fuzz/regressions/$target" ] && echo "fuzz/regressions/$target" ) >"$log" 2>&1 || rc=$?
+    if [ "$rc" = 0 ]; then
+      grep -E '^#[0-9]+.*DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' "$log" || true
+    else
+      tail -n 60 "$log" >&2
+    fi
+    rm -rf "$scratch"
+    [ "$rc" = 0 ] || { echo "sanitize.sh: $target found a crash (build-fuzz/artifacts)" >&2; exit 1; }
+  done
+fi
+echo "sanitize.sh: OK"
