@@ -170,6 +170,11 @@ void Checkpoint::Release(const TensorView& view) const {
   if (it != index_.end()) files_[it->second.first].Release(view);
 }
 
+void Checkpoint::Prefetch(const TensorView& view) const {
+  const auto it = index_.find(view.name);
+  if (it != index_.end()) files_[it->second.first].Prefetch(view);
+}
+
 std::vector<std::string> Checkpoint::WeightFileNames() const { return weight_file_names_; }
 
 uint64_t Checkpoint::TotalTensorBytes() const {

@@ -35,6 +35,8 @@ class Checkpoint {
   const std::vector<SafetensorsFile>& files() const { return files_; }
   // Drops the tensor's pages from the resident set (see SafetensorsFile::Release).
   void Release(const TensorView& view) const;
+  // Starts reading the tensor's bytes in the background (see SafetensorsFile::Prefetch).
+  void Prefetch(const TensorView& view) const;
   // Weight files (shards and index) by file name, so callers can tell them from other files to copy.
   std::vector<std::string> WeightFileNames() const;
   uint64_t TotalTensorBytes() const;

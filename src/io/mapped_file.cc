@@ -44,19 +44,32 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-void MappedFile::Release(std::span<const std::byte> range) const {
-  if (data_ == nullptr || range.empty()) return;
-  const auto base = reinterpret_cast<uintptr_t>(data_);
-  const auto end_of_map = base + size_;
+namespace {
+
+// madvise() on the pages covering `range`, rounded outward to whole pages and clipped to the map.
+void AdvisePages(const std::byte* data, uint64_t size, std::span<const std::byte> range, int advice) {
+  if (data == nullptr || range.empty()) return;
+  const auto base = reinterpret_cast<uintptr_t>(data);
+  const auto end_of_map = base + size;
   auto begin = reinterpret_cast<uintptr_t>(range.data());
   auto end = begin + range.size();
-  if (begin < base || end > end_of_map) return;  // Not ours: nothing to release.
-  // Rounding outward may drop a neighbour's pages too; harmless, they fault back in from the page cache because
-  // the map is read-only and file-backed.
+  if (begin < base || end > end_of_map) return;  // Not ours.
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   begin &= ~(page - 1);
   end = std::min((end + page - 1) & ~(page - 1), (end_of_map + page - 1) & ~(page - 1));
-  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+}  // namespace
+
+void MappedFile::Release(std::span<const std::byte> range) const {
+  // Rounding outward may drop a neighbour's pages too; harmless, they fault back in from the page cache because
+  // the map is read-only and file-backed.
+  AdvisePages(data_, size_, range, MADV_DONTNEED);
+}
+
+void MappedFile::Prefetch(std::span<const std::byte> range) const {
+  AdvisePages(data_, size_, range, MADV_WILLNEED);
 }
 
 void MappedFile::AdviseSequential() const {

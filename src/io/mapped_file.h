@@ -22,6 +22,9 @@ class MappedFile {
   // Drops the pages covering `range` (a sub-span of bytes()) from the resident set; a later access faults them
   // back in from the page cache. Safe because the map is read-only and file-backed.
   void Release(std::span<const std::byte> range) const;
+  // Starts reading `range` into the page cache in the background (MADV_WILLNEED), so a later pass over it does
+  // not wait on the disk page by page.
+  void Prefetch(std::span<const std::byte> range) const;
   // Hints sequential access to the kernel (larger read-ahead).
   void AdviseSequential() const;
 

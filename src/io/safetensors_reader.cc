@@ -234,4 +234,6 @@ uint64_t SafetensorsFile::file_size() const { return map_->size(); }
 
 void SafetensorsFile::Release(const TensorView& view) const { map_->Release(view.bytes); }
 
+void SafetensorsFile::Prefetch(const TensorView& view) const { map_->Prefetch(view.bytes); }
+
 }  // namespace octet

@@ -45,6 +45,8 @@ class SafetensorsFile {
   // Tells the kernel the pages of `view` are no longer needed, so they leave this process's resident set (the
   // converter calls it after each tensor so its memory does not grow with the model).
   void Release(const TensorView& view) const;
+  // Starts reading the view's bytes from disk in the background (see MappedFile::Prefetch).
+  void Prefetch(const TensorView& view) const;
 
  private:
   std::filesystem::path path_;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -67,6 +69,21 @@ int ChildProcess::Wait() {
   }
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_code_;
+}
+
+int ChildProcess::WaitAtMost(double seconds) {
+  if (exit_code_ >= 0 || pid_ <= 0) return exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  siginfo_t info{};
+  // WNOWAIT leaves the child reapable, so Wait() below still collects its status and output.
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      Kill(SIGKILL);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Wait();
 }
 
 std::map<std::string, std::string> ReadTree(const std::filesystem::path& dir) {

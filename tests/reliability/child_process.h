@@ -26,6 +26,9 @@ class ChildProcess {
   void Kill(int signal);
   // Waits for exit and returns the exit code, or 128 + signal when killed. Output is then in output().
   int Wait();
+  // As Wait(), but SIGKILLs the child first if it is still running after `seconds` (a hang must fail the test,
+  // not stall the suite).
+  int WaitAtMost(double seconds);
   const std::string& output() const { return output_; }
 
  private:

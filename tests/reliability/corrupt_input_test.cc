@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "io/checkpoint.h"
 #include "io/safetensors_writer.h"
@@ -193,6 +194,22 @@ TEST(CorruptInputTest, AllZeroWeightsQuantizeToZerosWithFinitePositiveScale) {
       }
     }
   }
+}
+
+// Finding F1 (RELIABILITY.md): a config.json claiming 10^12 layers makes the converter build the list of every
+// tensor such a model would have before comparing any with the checkpoint; it ran 10 s and reached 1.3 GB before
+// failing with "std::bad_alloc" under a 2 GB limit (unbounded without one). Enable with the fix in
+// src/convert/conversion_plan.cc (compare the implied tensor count with the checkpoint first).
+TEST(CorruptInputTest, DISABLED_ConfigClaimingHugeLayerCountIsRefusedQuickly) {
+  ScratchDir scratch;
+  SynthModel(scratch / "model", "tiny");
+  nlohmann::json config = nlohmann::json::parse(ReadBytes(scratch / "model" / "config.json"));
+  config["num_hidden_layers"] = 1'000'000'000'000;
+  WriteBytes(scratch / "model" / "config.json", config.dump(2));
+  ChildProcess convert(ConvertArgs(scratch / "model", scratch / "out"));
+  const int code = convert.WaitAtMost(10);
+  ExpectCleanFailure(code, convert.output(), {(scratch / "model" / "config.json").string(), "num_hidden_layers"},
+                     scratch / "out", "num_hidden_layers = 10^12");
 }
 
 }  // namespace
