@@ -197,7 +197,7 @@ TEST(ConvertTest, Bf16InputConvertsWithinRounding) {
 TEST(ConvertTest, OutputIsByteIdenticalAtAnyThreadCount) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-sharded");
   ScratchDir scratch;
-  for (const std::string& scale : {"tensor", "channel", "block"}) {
+  for (const std::string scale : {"tensor", "channel", "block"}) {
     ConvertOptions one = Options(model, scratch / ("t1-" + scale), "fp8");
     one.threads = 1;
     one.overrides.weight_scale = scale;
