@@ -110,6 +110,14 @@ OutputFormat ChooseFormat(const QuantScheme& scheme) {
 
 void ValidateAgainstArchitecture(const Checkpoint& checkpoint, const Architecture& architecture,
                                  const ModelShape& shape) {
+  // Count before listing: a config claiming 10^12 layers must be refused at once, not after building the list.
+  const int64_t per_layer = architecture.is_moe() ? 7 + 3 * shape.num_experts : 9;
+  int64_t implied = 0;
+  if (__builtin_mul_overflow(shape.num_layers, per_layer, &implied) ||
+      implied > static_cast<int64_t>(checkpoint.tensors().size())) {
+    Fail("{}: num_hidden_layers {} implies more tensors than the checkpoint's {}",
+         (checkpoint.dir() / "config.json").string(), shape.num_layers, checkpoint.tensors().size());
+  }
   for (const ExpectedTensor& expected : architecture.ExpectedTensors(shape)) {
     const TensorView* view = checkpoint.Find(expected.name);
     if (view == nullptr) {

@@ -5,11 +5,15 @@
 namespace octet {
 namespace {
 
+// No real model has a dimension anywhere near 2^31; capping every size there keeps the product of any two in
+// int64_t, so shape arithmetic on a hostile config cannot overflow.
+constexpr int64_t kMaxDimension = int64_t{1} << 31;
+
 int64_t RequirePositive(const nlohmann::json& config, const char* key, const std::string& source) {
   const auto it = config.find(key);
   if (it == config.end()) Fail("{}: missing \"{}\"", source, key);
-  if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
-    Fail("{}: \"{}\" must be a positive integer, got {}", source, key, it->dump());
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > kMaxDimension) {
+    Fail("{}: \"{}\" must be a positive integer no larger than 2^31, got {}", source, key, it->dump());
   }
   return it->get<int64_t>();
 }

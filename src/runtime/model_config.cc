@@ -48,8 +48,13 @@ RopeScaling ParseRopeScaling(const nlohmann::json& scaling, const std::string& s
   result.factor = RequireNumber(scaling, "factor", source);
   result.low_freq_factor = RequireNumber(scaling, "low_freq_factor", source);
   result.high_freq_factor = RequireNumber(scaling, "high_freq_factor", source);
-  result.original_max_position_embeddings =
-      static_cast<int64_t>(RequireNumber(scaling, "original_max_position_embeddings", source));
+  // Range-checked before the cast: converting an out-of-range double to int64_t is undefined.
+  const double original_max = RequireNumber(scaling, "original_max_position_embeddings", source);
+  if (!(original_max > 0 && original_max <= 1e15)) {
+    Fail("{}: rope_scaling original_max_position_embeddings must be a positive integer, got {}", source,
+         original_max);
+  }
+  result.original_max_position_embeddings = static_cast<int64_t>(original_max);
   if (result.factor <= 0 || result.low_freq_factor <= 0 || result.high_freq_factor <= result.low_freq_factor ||
       result.original_max_position_embeddings <= 0) {
     Fail("{}: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
