@@ -1,5 +1,7 @@
 #include "inspect/model_report.h"
 
+#include <algorithm>
+
 #include <array>
 #include <cstring>
 #include <string_view>
@@ -151,6 +153,9 @@ ModelReport InspectModel(const fs::path& path) {
     tally.parameters += tensor.parameters;
     report.tensors.push_back(std::move(tensor));
   }
+  // By name, so a weight is listed beside its scales whatever order the writer stored them in.
+  std::stable_sort(report.tensors.begin(), report.tensors.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
   return report;
 }
 
