@@ -196,10 +196,9 @@ TEST(CorruptInputTest, AllZeroWeightsQuantizeToZerosWithFinitePositiveScale) {
   }
 }
 
-// Finding F1 (RELIABILITY.md): a config.json claiming 10^12 layers makes the converter build the list of every
-// tensor such a model would have before comparing any with the checkpoint; it ran 10 s and reached 1.3 GB before
-// failing with "std::bad_alloc" under a 2 GB limit (unbounded without one). Enable with the fix in
-// src/convert/conversion_plan.cc (compare the implied tensor count with the checkpoint first).
+// Regression for finding F1 (RELIABILITY.md): a config.json claiming 10^12 layers made the converter build the
+// list of every tensor such a model would have before comparing any with the checkpoint (10 s and 1.3 GB, then
+// "std::bad_alloc"). It must be refused at once, naming config.json and the key.
 TEST(CorruptInputTest, ConfigClaimingHugeLayerCountIsRefusedQuickly) {
   ScratchDir scratch;
   SynthModel(scratch / "model", "tiny");
