@@ -24,10 +24,10 @@ while [ $# -gt 0 ]; do
 done
 jobs="${JOBS:-$(nproc)}"
 
-# Tests too slow under ASan to be worth their minutes there; each is still run by the normal suite.
-#   Fp8ExhaustiveTest.*: walks all 2^32 float inputs through the FP8 codecs (pure arithmetic on plain arrays, no
-#   pointers for ASan to check; minutes under instrumentation).
-excluded='Fp8ExhaustiveTest\.'
+# A ctest -E regex of tests too slow to be worth their minutes under ASan (each is still run by the normal suite).
+# Measured (RELIABILITY.md): the slowest test takes 16 s under ASan+UBSan, the FP8 float sweep 10 s, so nothing is
+# excluded. Set OCTET_SANITIZE_EXCLUDE to skip some locally.
+excluded="${OCTET_SANITIZE_EXCLUDE:-}"
 
 bash scripts/install-deps.sh
 if [ "$run_tests" = 1 ]; then
@@ -42,14 +42,16 @@ if [ "$run_tests" = 1 ]; then
   export ASAN_OPTIONS="log_path=$logs/asan:abort_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
   export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
   status=0
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -E "$excluded" || status=$?
+  exclude_args=()
+  [ -z "$excluded" ] || exclude_args=(-E "$excluded")
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" "${exclude_args[@]}" || status=$?
   finished=$(date +%s)
   if compgen -G "$logs/*" >/dev/null; then
     echo "sanitize.sh: sanitizer reports:" >&2
-    for f in "$logs"/*; do echo "== $f" >&2; cat "$f" >&2; done
+    for f in "$logs"/*; do echo "== $f" >&2; head -n 40 "$f" >&2; done
     status=1
   fi
-  echo "sanitize.sh: ASan+UBSan build $((built - start)) s, tests $((finished - built)) s (excluded: $excluded)"
+  echo "sanitize.sh: ASan+UBSan build $((built - start)) s, tests $((finished - built)) s (excluded: ${excluded:-none})"
   [ "$status" = 0 ] || { echo "sanitize.sh: FAILED" >&2; exit "$status"; }
 fi
 

@@ -382,23 +382,23 @@ Json BuildReport(const ConvertOptions& options, const ConversionPlan& plan, cons
   report["tensors_kept"] = summary.tensors_kept;
   report["bytes_in"] = summary.bytes_in;
   report["bytes_out"] = summary.bytes_out;
-  std::vector<const TensorReport*> worst;
-  for (const TensorReport& t : summary.tensors) {
+  std::vector<const ConvertedTensorReport*> worst;
+  for (const ConvertedTensorReport& t : summary.tensors) {
     if (t.action == "quantized") worst.push_back(&t);
   }
-  std::stable_sort(worst.begin(), worst.end(), [](const TensorReport* a, const TensorReport* b) {
+  std::stable_sort(worst.begin(), worst.end(), [](const ConvertedTensorReport* a, const ConvertedTensorReport* b) {
     return a->relative_rms_error > b->relative_rms_error;
   });
   if (worst.size() > 5) worst.resize(5);
   report["worst_tensors"] = Json::array();
-  for (const TensorReport* t : worst) {
+  for (const ConvertedTensorReport* t : worst) {
     report["worst_tensors"].push_back(
         {{"name", t->name}, {"relative_rms_error", t->relative_rms_error}, {"sqnr_db", NumberOrNull(t->sqnr_db)}});
   }
   report["tensors"] = Json::array();
   for (size_t i = 0; i < plan.tensors.size(); ++i) {
     const PlannedTensor& planned = plan.tensors[i];
-    const TensorReport& t = summary.tensors[i];
+    const ConvertedTensorReport& t = summary.tensors[i];
     Json entry = {{"name", t.name},
                   {"role", TensorRoleName(planned.role)},
                   {"action", t.action},

@@ -44,7 +44,7 @@ struct ConvertOptions {
   FILE* log = stderr;                  // progress and summary
 };
 
-struct TensorReport {
+struct ConvertedTensorReport {
   std::string name;
   std::string action;  // "quantized", "cast", "copied"
   std::string dtype_in;
@@ -59,7 +59,7 @@ struct ConvertSummary {
   size_t tensors_kept = 0;
   uint64_t bytes_in = 0;   // tensor data read
   uint64_t bytes_out = 0;  // tensor data written
-  std::vector<TensorReport> tensors;  // in input order
+  std::vector<ConvertedTensorReport> tensors;  // in input order
   std::vector<std::string> copied_files;
   std::vector<std::string> skipped_files;  // other weight files in the model directory, not copied
   double seconds = 0;
