@@ -1,0 +1,105 @@
+// GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
+// arXiv:2210.17323) for one Linear, onto the INT4 group grid of quant/int4_group.h. References followed:
+// IST-DASLab/gptq gptq.py (`GPTQ.add_batch`, `GPTQ.fasterquant` with static_groups) and vllm-project/llm-compressor
+// src/llmcompressor/modifiers/quantization/gptq/gptq_quantize.py (`accumulate_hessian`, `quantize_weight`,
+// actorder "weight").
+//
+// The layer's output error on calibration inputs X is ||X W^T - X Q^T||^2 = sum_rows (w - q) H (w - q)^T / 2 with
+// H = 2/n X^T X. GPTQ quantizes one input column at a time and spreads each column's rounding error over the
+// columns not yet quantized, weighted by the inverse Hessian:
+//   1. dead inputs (H_ii == 0: the input was always 0 on the calibration data) get H_ii = 1 and their weights set
+//      to 0 (they cannot affect the calibration output) — before the groups' scales are chosen, as gptq.py does;
+//   2. static groups: every (row, group) scale/zero is chosen up front from the (dead-masked) weight in ORIGINAL
+//      column order (gptq.py static_groups; compressed-tensors actorder "weight"), so the result needs no g_idx
+//      and packs as a plain pack-quantized weight;
+//   3. act_order: columns are processed in descending diag(H) (a stable sort, ties in column order), each
+//      quantized with its own group's fixed parameters;
+//   4. damp = options.damp * mean(diag(H)) is added to the diagonal; U = upper Cholesky factor of H^-1;
+//   5. for each column j (processing order): q_j = quant(w_j), err = (w_j - q_j) / U_jj,
+//      w_k -= err * U_jk for the later columns k, in lazy blocks of block_size columns (the trailing columns are
+//      updated once per block with the block's errors), exactly the reference's loop structure.
+// Every row of W is independent given U, so rows are spread over the thread pool; each row's arithmetic is fixed,
+// so results are identical at any thread count. Arithmetic is double throughout (the references use F32 on GPU).
+//
+// Cholesky failure (H not positive definite after damping, e.g. too few calibration tokens for a wide layer):
+// octet retries with 10x the damping up to options.max_damp_retries times (GPTQModel's approach:
+// damp_auto_increment), then throws octet::Error naming options.name. llm-compressor instead silently falls
+// back to round-to-nearest; octet prefers a visible error the converter can turn into a fallback it reports.
+//
+// Memory: the Hessian is cols x cols doubles (a 14336-wide down_proj: 1.6 GB); the converter should build one
+// layer's Hessians at a time.
+#ifndef OCTET_QUANT_GPTQ_H_
+#define OCTET_QUANT_GPTQ_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/int4_group.h"
+
+namespace octet {
+
+class ThreadPool;
+
+// H = 2/n sum_t x_t x_t^T over n calibration rows (tokens), [cols, cols] row-major, symmetric.
+struct Hessian {
+  int64_t cols = 0;
+  int64_t samples = 0;
+  std::vector<double> h;
+
+  double at(int64_t i, int64_t j) const { return h[static_cast<size_t>(i * cols + j)]; }
+};
+
+// Accumulates sum x x^T in double, incrementally. The 2/n normalization is applied once in Finish (the references
+// rescale a running F32 H on every batch: H *= n/(n+m); H += 2/(n+m) x x^T — the same matrix, with less rounding
+// here). llm-compressor counts n in sequences, not tokens; GPTQ's result does not depend on the scale of H (damping
+// is relative to mean(diag(H)), and scaling H by c scales U by 1/sqrt(c), which cancels in err * U_jk), so octet
+// counts tokens.
+// Deterministic: the sums depend only on the rows added and their order, not on the thread count.
+class HessianAccumulator {
+ public:
+  explicit HessianAccumulator(int64_t cols);
+
+  // Adds `tokens` rows of cols() values each (row-major). Throws octet::Error on a non-finite value.
+  void Add(const float* x, int64_t tokens, ThreadPool* pool = nullptr);
+
+  int64_t cols() const { return cols_; }
+  int64_t samples() const { return samples_; }
+
+  // H = 2/samples * sum x x^T. Throws octet::Error if nothing was added.
+  Hessian Finish() const;
+
+ private:
+  int64_t cols_;
+  int64_t samples_ = 0;
+  std::vector<double> sum_;  // upper triangle used (i <= j), [cols, cols]
+};
+
+struct GptqOptions {
+  double damp = 0.01;        // fraction of mean(diag(H)) added to the diagonal (percdamp / dampening_frac)
+  int64_t block_size = 128;  // lazy-batch width
+  bool act_order = true;     // process columns in descending diag(H); groups stay static (no g_idx)
+  int max_damp_retries = 3;  // each retry multiplies the damping by 10
+  std::string name;          // the layer (e.g. "model.layers.1.mlp.down_proj"), for error messages
+};
+
+struct GptqStats {
+  double damp_used = 0;      // the damping fraction that succeeded
+  int64_t dead_columns = 0;  // inputs with H_ii == 0
+  // The reference's "error": sum over rows and columns of (w - q)^2 / U_jj^2 / 2, w the error-compensated value.
+  double loss = 0;
+};
+
+// Quantizes w ([rows, cols], row-major F32) with GPTQ. Returns codes in the original column order with the static
+// groups' scales/zeros. Throws octet::Error (naming options.name) if the Hessian's size differs from cols or it
+// cannot be factored.
+Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessian& hessian, const Int4Params& params,
+                        const GptqOptions& options = {}, ThreadPool* pool = nullptr, GptqStats* stats = nullptr);
+
+// The upper-triangular U with U^T U = (H + damp*I)^-1, [n, n] row-major (zeros below the diagonal). Exposed for
+// tests. Returns false if H + damp*I is not positive definite.
+bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp, std::vector<double>& u);
+
+}  // namespace octet
+
+#endif  // OCTET_QUANT_GPTQ_H_
