@@ -78,7 +78,11 @@ class HessianAccumulator {
 struct GptqOptions {
   double damp = 0.01;        // fraction of mean(diag(H)) added to the diagonal (percdamp / dampening_frac)
   int64_t block_size = 128;  // lazy-batch width
-  bool act_order = true;     // process columns in descending diag(H); groups stay static (no g_idx)
+  bool act_order = true;     // process columns in descending diag(H); needs static_groups (no g_idx)
+  // Group scales/zeros chosen up front from the weight (gptq.py static_groups, llm-compressor's behaviour). false
+  // (only without act_order): chosen when GPTQ reaches the group's first column, from the error-compensated values
+  // (gptq.py's default), which usually fits a little better.
+  bool static_groups = true;
   int max_damp_retries = 3;  // each retry multiplies the damping by 10
   std::string name;          // the layer (e.g. "model.layers.1.mlp.down_proj"), for error messages
 };
@@ -97,8 +101,9 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
                         const GptqOptions& options = {}, ThreadPool* pool = nullptr, GptqStats* stats = nullptr);
 
 // The upper-triangular U with U^T U = (H + damp*I)^-1, [n, n] row-major (zeros below the diagonal). Exposed for
-// tests. Returns false if H + damp*I is not positive definite.
-bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp, std::vector<double>& u);
+// tests. Returns false if H + damp*I is not positive definite (or the inverse is not finite).
+bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp, std::vector<double>& u,
+                            ThreadPool* pool = nullptr);
 
 }  // namespace octet
 

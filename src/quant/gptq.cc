@@ -1,0 +1,315 @@
+#include "quant/gptq.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace octet {
+namespace {
+
+// Rows of W processed together: U (cols x cols) is streamed once per tile instead of once per row. Fixed, so the
+// work split never depends on the thread count (and each row's arithmetic does not depend on the tile anyway).
+constexpr int64_t kTileRows = 16;
+// Work items for the parallel parts of the Cholesky factorization and the triangular inverse.
+constexpr int64_t kRowsPerItem = 32;
+
+// Runs body(begin, end) over [0, n) in fixed chunks, on `pool` when it helps.
+template <typename Body>
+void ForChunks(int64_t n, int64_t chunk, ThreadPool* pool, const Body& body) {
+  if (n <= 0) return;
+  const int64_t items = (n + chunk - 1) / chunk;
+  auto run = [&](size_t item) {
+    const int64_t begin = static_cast<int64_t>(item) * chunk;
+    body(begin, std::min(n, begin + chunk));
+  };
+  if (pool == nullptr || pool->num_threads() == 1 || items == 1) {
+    for (int64_t i = 0; i < items; ++i) run(static_cast<size_t>(i));
+  } else {
+    pool->ParallelFor(static_cast<size_t>(items), run);
+  }
+}
+
+double Dot(const double* a, const double* b, int64_t n) {
+  double sum = 0.0;
+  for (int64_t k = 0; k < n; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+// In-place lower Cholesky factor of the symmetric positive definite `a` ([n, n] row-major; only the lower triangle
+// is read; the strict upper triangle is left as is). Column by column (Cholesky-Crout): the rows below the pivot are
+// independent, each one dot product in a fixed order. Returns false on a non-positive or non-finite pivot.
+bool CholeskyLowerInPlace(std::vector<double>& a, int64_t n, ThreadPool* pool) {
+  for (int64_t j = 0; j < n; ++j) {
+    double* row_j = a.data() + j * n;
+    const double pivot = row_j[j] - Dot(row_j, row_j, j);
+    if (!(pivot > 0.0) || !std::isfinite(pivot)) return false;
+    const double diagonal = std::sqrt(pivot);
+    row_j[j] = diagonal;
+    const int64_t below = n - j - 1;
+    // Parallel only when there is enough work per column to pay for the hand-off.
+    ThreadPool* column_pool = below * j >= (1 << 16) ? pool : nullptr;
+    ForChunks(below, kRowsPerItem, column_pool, [&](int64_t begin, int64_t end) {
+      for (int64_t i = j + 1 + begin; i < j + 1 + end; ++i) {
+        double* row_i = a.data() + i * n;
+        row_i[j] = (row_i[j] - Dot(row_i, row_j, j)) / diagonal;
+      }
+    });
+  }
+  return true;
+}
+
+}  // namespace
+
+bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp, std::vector<double>& u,
+                            ThreadPool* pool) {
+  // torch.linalg.cholesky(H) -> cholesky_inverse -> cholesky(upper=True) in the references computes the upper
+  // factor U of (H + damp I)^-1. The same U in one factorization: with P the reversal permutation,
+  // P A P = L L^T gives A^-1 = (P L^-1 P)^T (P L^-1 P), and P L^-1 P is upper triangular with a positive diagonal,
+  // so it is the (unique) upper Cholesky factor of A^-1.
+  const size_t size = static_cast<size_t>(n * n);
+  if (h.size() != size) return false;
+  std::vector<double> a(size);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j <= i; ++j) {
+      a[static_cast<size_t>(i * n + j)] = h[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
+    }
+    a[static_cast<size_t>(i * n + i)] += damp;
+  }
+  if (!CholeskyLowerInPlace(a, n, pool)) return false;
+  // M = L^-1 (lower), one column at a time by forward substitution; column j is stored as row j of `m_t`.
+  std::vector<double> m_t(size, 0.0);
+  std::atomic<bool> finite{true};
+  ForChunks(n, kRowsPerItem, pool, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      double* m = m_t.data() + j * n;  // m[i] = M[i][j]
+      m[j] = 1.0 / a[static_cast<size_t>(j * n + j)];
+      for (int64_t i = j + 1; i < n; ++i) {
+        const double* row_i = a.data() + i * n;
+        double sum = 0.0;
+        for (int64_t k = j; k < i; ++k) sum += row_i[k] * m[k];
+        m[i] = -sum / row_i[i];
+      }
+      for (int64_t i = j; i < n; ++i) {
+        if (!std::isfinite(m[i])) finite = false;
+      }
+    }
+  });
+  if (!finite) return false;
+  // U[p][q] = M[n-1-p][n-1-q] = m_t[n-1-q][n-1-p], nonzero for p <= q.
+  u.assign(size, 0.0);
+  for (int64_t p = 0; p < n; ++p) {
+    for (int64_t q = p; q < n; ++q) {
+      u[static_cast<size_t>(p * n + q)] = m_t[static_cast<size_t>((n - 1 - q) * n + (n - 1 - p))];
+    }
+  }
+  return true;
+}
+
+HessianAccumulator::HessianAccumulator(int64_t cols) : cols_(cols) {
+  if (cols <= 0) Fail("Hessian: the input dimension must be positive, got {}", cols);
+  sum_.assign(static_cast<size_t>(cols * cols), 0.0);
+}
+
+void HessianAccumulator::Add(const float* x, int64_t tokens, ThreadPool* pool) {
+  if (tokens <= 0) return;
+  for (int64_t i = 0; i < tokens * cols_; ++i) {
+    if (!std::isfinite(x[i])) {
+      Fail("Hessian: calibration input row {} column {} is {}", i / cols_, i % cols_, x[i]);
+    }
+  }
+  const int64_t n = cols_;
+  // Row i of the upper triangle is owned by one work item; tokens are added in order, so every sum is the same
+  // sequence of double additions at any thread count.
+  ForChunks(n, 8, pool, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      double* row = sum_.data() + i * n;
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * n;
+        const double xi = xt[i];
+        if (xi == 0.0) continue;
+        for (int64_t j = i; j < n; ++j) row[j] += xi * static_cast<double>(xt[j]);
+      }
+    }
+  });
+  samples_ += tokens;
+}
+
+Hessian HessianAccumulator::Finish() const {
+  if (samples_ == 0) Fail("Hessian: no calibration rows were added");
+  Hessian out;
+  out.cols = cols_;
+  out.samples = samples_;
+  out.h.assign(sum_.size(), 0.0);
+  const double factor = 2.0 / static_cast<double>(samples_);
+  for (int64_t i = 0; i < cols_; ++i) {
+    for (int64_t j = i; j < cols_; ++j) {
+      const double v = factor * sum_[static_cast<size_t>(i * cols_ + j)];
+      out.h[static_cast<size_t>(i * cols_ + j)] = v;
+      out.h[static_cast<size_t>(j * cols_ + i)] = v;
+    }
+  }
+  return out;
+}
+
+Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessian& hessian, const Int4Params& params,
+                        const GptqOptions& options, ThreadPool* pool, GptqStats* stats) {
+  const std::string& name = options.name.empty() ? std::string("(unnamed layer)") : options.name;
+  if (rows <= 0 || cols <= 0) Fail("GPTQ '{}': empty weight [{}, {}]", name, rows, cols);
+  if (hessian.cols != cols || hessian.h.size() != static_cast<size_t>(cols * cols)) {
+    Fail("GPTQ '{}': the Hessian is for {} inputs but the weight has {}", name, hessian.cols, cols);
+  }
+  if (options.block_size <= 0) Fail("GPTQ '{}': block size must be positive, got {}", name, options.block_size);
+  if (!(options.damp >= 0.0) || !std::isfinite(options.damp)) {
+    Fail("GPTQ '{}': damping must be a finite non-negative fraction, got {}", name, options.damp);
+  }
+  if (options.act_order && !options.static_groups) {
+    Fail("GPTQ '{}': act_order needs static groups (dynamic groups under act_order need g_idx, which octet does "
+         "not write)", name);
+  }
+  const int64_t n = cols;
+  std::vector<double> h = hessian.h;
+  for (double v : h) {
+    if (!std::isfinite(v)) Fail("GPTQ '{}': the Hessian holds a non-finite value", name);
+  }
+
+  // 1. Dead inputs: H_ii = 1, W[:, i] = 0 (gptq.py: before the static groups are computed).
+  std::vector<float> masked(w, w + rows * cols);
+  int64_t dead = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (h[static_cast<size_t>(i * n + i)] == 0.0) {
+      ++dead;
+      h[static_cast<size_t>(i * n + i)] = 1.0;
+      for (int64_t r = 0; r < rows; ++r) masked[static_cast<size_t>(r * n + i)] = 0.0f;
+    }
+  }
+
+  // 2. Group parameters: static (from the masked weight, original column order) or chosen as each group starts.
+  Int4Matrix m = ChooseInt4QParams(masked.data(), rows, cols, params, pool);
+  const int64_t group_size = m.group_size;
+  const int64_t groups = m.num_groups();
+
+  // 3. Processing order: descending diag(H), stable (ties keep column order; torch.argsort is not stable, but
+  // exact ties are rare and either order is a valid GPTQ).
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), int64_t{0});
+  if (options.act_order) {
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return h[static_cast<size_t>(a * n + a)] > h[static_cast<size_t>(b * n + b)];
+    });
+  }
+  std::vector<double> hp(static_cast<size_t>(n * n));
+  for (int64_t a = 0; a < n; ++a) {
+    for (int64_t b = 0; b < n; ++b) {
+      hp[static_cast<size_t>(a * n + b)] = h[static_cast<size_t>(perm[a] * n + perm[b])];
+    }
+  }
+
+  // 4. Damping and the inverse Hessian's upper Cholesky factor, retrying with more damping.
+  double mean_diagonal = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean_diagonal += hp[static_cast<size_t>(i * n + i)];
+  mean_diagonal /= static_cast<double>(n);
+  std::vector<double> u;
+  double damp_fraction = options.damp;
+  bool factored = false;
+  for (int attempt = 0; attempt <= options.max_damp_retries; ++attempt) {
+    if (InverseHessianCholesky(hp, n, damp_fraction * mean_diagonal, u, pool)) {
+      factored = true;
+      break;
+    }
+    if (attempt == options.max_damp_retries) break;
+    damp_fraction = damp_fraction > 0.0 ? damp_fraction * 10.0 : 0.01;
+  }
+  if (!factored) {
+    Fail("GPTQ '{}': the Hessian of its {} calibration rows is not positive definite even with damping {} x "
+         "mean(diag(H)); use more calibration data or a larger damping",
+         name, hessian.samples, damp_fraction);
+  }
+
+  // 5. Column by column with lazy block updates, a tile of rows at a time.
+  const int64_t block_size = options.block_size;
+  const int64_t tiles = (rows + kTileRows - 1) / kTileRows;
+  std::vector<double> tile_loss(static_cast<size_t>(tiles), 0.0);
+  const bool dynamic_groups = !options.static_groups;
+  auto run_tile = [&](size_t tile) {
+    const int64_t r0 = static_cast<int64_t>(tile) * kTileRows;
+    const int64_t tr = std::min(rows, r0 + kTileRows) - r0;
+    // wt[k * tr + r]: row r0 + r, processing position k (column perm[k]).
+    std::vector<double> wt(static_cast<size_t>(n * tr));
+    for (int64_t k = 0; k < n; ++k) {
+      for (int64_t r = 0; r < tr; ++r) {
+        wt[static_cast<size_t>(k * tr + r)] = masked[static_cast<size_t>((r0 + r) * n + perm[k])];
+      }
+    }
+    std::vector<double> errors(static_cast<size_t>(block_size * tr));
+    std::vector<float> group_values(static_cast<size_t>(group_size));
+    double loss = 0.0;
+    for (int64_t i1 = 0; i1 < n; i1 += block_size) {
+      const int64_t i2 = std::min(n, i1 + block_size);
+      for (int64_t i = i1; i < i2; ++i) {
+        const int64_t col = perm[i];
+        const int64_t group = col / group_size;
+        if (dynamic_groups && col % group_size == 0) {
+          // gptq.py without static_groups: the group's parameters from its current (error-compensated) values.
+          // Without act_order, processing position == column.
+          const int64_t len = std::min(n, col + group_size) - col;
+          for (int64_t r = 0; r < tr; ++r) {
+            for (int64_t c = 0; c < len; ++c) {
+              group_values[static_cast<size_t>(c)] = static_cast<float>(wt[static_cast<size_t>((col + c) * tr + r)]);
+            }
+            const Int4GroupQParams q = ChooseInt4GroupQParams(group_values.data(), len, params);
+            const size_t index = static_cast<size_t>((r0 + r) * groups + group);
+            m.scales[index] = q.scale;
+            if (!m.zeros.empty()) m.zeros[index] = q.zero;
+            if (!m.inverse_scales.empty()) m.inverse_scales[index] = q.inverse_scale;
+          }
+        }
+        const double d = u[static_cast<size_t>(i * n + i)];
+        double* wi = wt.data() + i * tr;
+        double* ei = errors.data() + (i - i1) * tr;
+        for (int64_t r = 0; r < tr; ++r) {
+          const Int4GroupQParams q = m.QParams(r0 + r, group);
+          const int8_t code = QuantizeInt4Value(static_cast<float>(wi[r]), q, params.grid);
+          m.codes[static_cast<size_t>((r0 + r) * n + col)] = code;
+          const double diff = wi[r] - static_cast<double>(DequantizeInt4Value(code, q));
+          loss += diff * diff / (d * d) / 2.0;
+          ei[r] = diff / d;
+        }
+        for (int64_t k = i + 1; k < i2; ++k) {
+          const double uik = u[static_cast<size_t>(i * n + k)];
+          double* wk = wt.data() + k * tr;
+          for (int64_t r = 0; r < tr; ++r) wk[r] -= ei[r] * uik;
+        }
+      }
+      // Lazy update of the trailing columns with this block's errors.
+      for (int64_t i = i1; i < i2; ++i) {
+        const double* ui = u.data() + i * n;
+        const double* ei = errors.data() + (i - i1) * tr;
+        for (int64_t k = i2; k < n; ++k) {
+          const double uik = ui[k];
+          double* wk = wt.data() + k * tr;
+          for (int64_t r = 0; r < tr; ++r) wk[r] -= ei[r] * uik;
+        }
+      }
+    }
+    tile_loss[tile] = loss;
+  };
+  if (pool == nullptr || pool->num_threads() == 1 || tiles == 1) {
+    for (int64_t t = 0; t < tiles; ++t) run_tile(static_cast<size_t>(t));
+  } else {
+    pool->ParallelFor(static_cast<size_t>(tiles), run_tile);
+  }
+
+  if (stats != nullptr) {
+    stats->damp_used = damp_fraction;
+    stats->dead_columns = dead;
+    stats->loss = 0.0;
+    for (double l : tile_loss) stats->loss += l;
+  }
+  return m;
+}
+
+}  // namespace octet
