@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "calib/calibrate.h"
+#include "calib/layerwise_int4.h"
 #include "convert/convert.h"
 #include "models/model_config.h"
 #include "runtime/token_file.h"
@@ -23,6 +24,13 @@ InputScaleCalibrator MakeCalibrator(const std::string& calib_data, const std::st
     const std::vector<TokenSequence> sequences = ReadTokenFile(calib_data, vocab);
     ThreadPool pool(threads);
     return CalibrateInputScales(original, sequences, method, pool);
+  };
+}
+
+LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const std::string& calib_data) {
+  return [calib_data](const Checkpoint& original, const QuantScheme& scheme, ThreadPool& pool) {
+    const int64_t vocab = ParseModelShape(original.config(), (original.dir() / "config.json").string()).vocab_size;
+    return NewLayerwiseInt4Quantizer(original, scheme, ReadTokenFile(calib_data, vocab), pool);
   };
 }
 

@@ -23,6 +23,7 @@ struct ConvertArgs {
 
 InputScaleCalibrator MakeCalibrator(const std::string& calib_data, const std::string& calib_method,
                                     size_t threads, std::string& description);
+LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const std::string& calib_data);
 
 void AddConvertCommand(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
@@ -33,8 +34,13 @@ void AddConvertCommand(CLI::App& app) {
   cmd->add_option("-o,--output", args->options.output, "Output directory (written as OUT.partial, then renamed)")
       ->required();
   cmd->add_option("-q,--quantization", args->options.scheme,
-                  "Scheme: fp8, fp8-e5m2, e4m3_e4m3_f16, e5m2_e5m2_f16, q0f32, q0f16, q0bf16 (see README)")
+                  "Scheme: fp8, fp8-e5m2, e4m3_e4m3_f16, e5m2_e5m2_f16, int4, q4f16_1, q4bf16_1, q4f32_1, q0f32, "
+                  "q0f16, q0bf16 (see README)")
       ->required();
+  cmd->add_option("--method", args->options.overrides.method,
+                  "INT4 rounding: rtn (default) | gptq | awq (gptq and awq need --calib-data)");
+  cmd->add_option("--group-size", args->options.overrides.group_size, "INT4 group size: 32 (default) | 64 | 128");
+  cmd->add_flag("--zero-point", args->options.overrides.zero_point, "INT4: asymmetric groups with zero points");
   cmd->add_option("--weight-scale", args->options.overrides.weight_scale,
                   "FP8 weight scales: tensor | channel | block (128x128)");
   cmd->add_option("--activations", args->options.overrides.activations,
@@ -54,6 +60,7 @@ void AddConvertCommand(CLI::App& app) {
     if (!args->calib_data.empty()) {
       options.calibrator = MakeCalibrator(args->calib_data, args->calib_method, options.threads,
                                           options.calibration_description);
+      options.layerwise_quantizer = MakeLayerwiseQuantizer(args->calib_data);
     }
     Convert(options);
   });

@@ -15,20 +15,9 @@
 namespace octet {
 namespace {
 
-// vLLM's fused modules (vllm model_executor/models/llama.py packed_modules_mapping; fused_moe w13): the key under
-// which siblings are merged into one matrix.
-const std::regex kQkv(R"((model\.layers\.\d+\.self_attn\.)[qkv]_proj)");
-const std::regex kGateUp(R"((model\.layers\.\d+\.mlp\.)(gate|up)_proj)");
-const std::regex kW13(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.\d+\.)w[13])");
 const std::regex kExpert(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.)\d+\.(w[123]))");
 
-std::string FusedModuleKey(const std::string& module) {
-  std::smatch m;
-  if (std::regex_match(module, m, kQkv)) return m[1].str() + "qkv_proj";
-  if (std::regex_match(module, m, kGateUp)) return m[1].str() + "gate_up_proj";
-  if (std::regex_match(module, m, kW13)) return m[1].str() + "w13";
-  return module;
-}
+std::string FusedModuleKey(const std::string& module) { return Architecture::FusedModuleKey(module); }
 
 // The group whose static input scales vLLM collapses into one: the fused siblings (they read the same input), and
 // for Mixtral all experts of a layer (Fp8MoEMethod keeps one w13 and one w2 input scale per layer).
@@ -49,6 +38,22 @@ bool MatchesAny(const std::vector<std::string>& globs, const std::string& module
 
 bool IsReadableFloat(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16;
+}
+
+bool IsFp8(DType dtype) { return dtype == DType::kF8E4M3 || dtype == DType::kF8E5M2; }
+
+// The scale tensors of the FP8 linears of an FP8 input checkpoint (FORMATS.md a.2, b.4): they are read with their
+// weight and not written again.
+std::set<std::string> Fp8Companions(const Checkpoint& checkpoint, const Architecture& architecture) {
+  std::set<std::string> companions;
+  for (const TensorView& view : checkpoint.tensors()) {
+    if (!IsFp8(view.dtype) || architecture.Classify(view.name) != TensorRole::kLinear) continue;
+    const std::string module = Architecture::ModulePrefix(view.name);
+    for (const char* suffix : {".weight_scale", ".weight_scale_inv", ".input_scale", ".activation_scale"}) {
+      companions.insert(module + suffix);
+    }
+  }
+  return companions;
 }
 
 // "layers.2" before "layers.10": runs of digits compare as numbers.
@@ -95,12 +100,15 @@ void OrderOutput(ConversionPlan& plan) {
     move_spec(planned.out_index);
     if (planned.scale_index) move_spec(*planned.scale_index);
     if (planned.input_scale_index) move_spec(*planned.input_scale_index);
+    if (planned.shape_index) move_spec(*planned.shape_index);
+    if (planned.zero_point_index) move_spec(*planned.zero_point_index);
   }
   plan.specs = std::move(specs);
 }
 
 OutputFormat ChooseFormat(const QuantScheme& scheme) {
   if (!scheme.quantize_linears) return OutputFormat::kPlain;
+  if (scheme.weight_type == WeightType::kInt4) return OutputFormat::kPackQuantized;
   if (scheme.weight_format == Fp8Format::kE5M2) return OutputFormat::kOctetFp8;
   if (scheme.activations == ActivationScheme::kNone || scheme.weight_scale == WeightScale::kChannel) {
     return OutputFormat::kCompressedTensors;
@@ -131,6 +139,41 @@ void ValidateAgainstArchitecture(const Checkpoint& checkpoint, const Architectur
   }
 }
 
+// compressed-tensors pack-quantized (FORMATS.md b.2, b.5; compressed-tensors compressors/pack_quantized): codes
+// packed 8 per int32 along the input dimension, scales [out, ceil(in / group)] in the model's float dtype (the
+// last group of a row is shorter when group does not divide in), zero points packed 8 per int32 along the output
+// dimension, and the original shape.
+void PlanInt4(const TensorView& view, const QuantScheme& scheme, PlannedTensor& planned,
+              std::vector<TensorSpec>& specs) {
+  if (view.shape.size() != 2) {
+    Fail("{}: tensor '{}' has shape {}; INT4 quantizes 2-D linear weights", view.file, view.name,
+         ShapeToString(view.shape));
+  }
+  const int64_t rows = view.shape[0];
+  const int64_t cols = view.shape[1];
+  const int64_t groups = (cols + scheme.group_size - 1) / scheme.group_size;
+  const std::string& m = planned.module;
+  const DType scale_dtype = scheme.kept_dtype.value_or(view.dtype);
+  planned.out_index = specs.size();
+  specs.push_back({m + ".weight_packed", DType::kI32, {rows, (cols + 7) / 8}});
+  planned.scale_index = specs.size();
+  specs.push_back({m + ".weight_scale", scale_dtype, {rows, groups}});
+  planned.shape_index = specs.size();
+  specs.push_back({m + ".weight_shape", DType::kI64, {2}});
+  if (!scheme.symmetric) {
+    planned.zero_point_index = specs.size();
+    specs.push_back({m + ".weight_zero_point", DType::kI32, {(rows + 7) / 8, groups}});
+  }
+}
+
+// "model.layers.12.mlp.up_proj.weight" -> 12; -1 for tensors outside the decoder layers.
+int64_t LayerOf(const std::string& name) {
+  static const std::regex kLayer(R"(^model\.layers\.(\d{1,9})\.)");
+  std::smatch m;
+  if (!std::regex_search(name, m, kLayer)) return -1;
+  return std::stoll(m[1].str());
+}
+
 }  // namespace
 
 std::string_view OutputFormatName(OutputFormat format) {
@@ -139,6 +182,7 @@ std::string_view OutputFormatName(OutputFormat format) {
     case OutputFormat::kVllmFp8: return "fp8";
     case OutputFormat::kCompressedTensors: return "compressed-tensors";
     case OutputFormat::kOctetFp8: return "octet";
+    case OutputFormat::kPackQuantized: return "compressed-tensors pack-quantized";
   }
   return "plain";
 }
@@ -174,21 +218,31 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
 
   std::map<std::string, size_t> unit_of_key;
   std::map<std::string, size_t> input_group_of_key;
+  const std::set<std::string> companions = Fp8Companions(checkpoint, architecture);
   for (const TensorView& view : checkpoint.tensors()) {
+    if (companions.count(view.name)) continue;
     PlannedTensor planned;
     planned.source = &view;
     planned.role = architecture.Classify(view.name);
+    planned.layer = LayerOf(view.name);
     const bool is_linear = planned.role == TensorRole::kLinear;
     if (is_linear) planned.module = Architecture::ModulePrefix(view.name);
     const bool quantize = scheme.quantize_linears && is_linear && !ignored_modules.count(planned.module);
+    planned.dequantize_source = is_linear && IsFp8(view.dtype);
 
     if (quantize) {
-      if (!IsReadableFloat(view.dtype)) {
-        Fail("{}: tensor '{}' is {}; octet quantizes F32, F16 and BF16 weights (re-quantizing FP8 checkpoints is "
-             "not supported yet)",
-             view.file, view.name, DTypeName(view.dtype));
+      if (!IsReadableFloat(view.dtype) && !planned.dequantize_source) {
+        Fail("{}: tensor '{}' is {}; octet quantizes F32, F16, BF16 and scaled FP8 weights", view.file, view.name,
+             DTypeName(view.dtype));
       }
       planned.action = TensorAction::kQuantize;
+      if (scheme.weight_type == WeightType::kInt4) {
+        PlanInt4(view, scheme, planned, plan.specs);
+        plan.tensors.push_back(std::move(planned));
+        plan.units.push_back({plan.tensors.size() - 1});
+        plan.tensors.back().unit = plan.units.size() - 1;
+        continue;
+      }
       planned.layout = {scheme.weight_scale, view.rows(), view.cols(), scheme.block_size};
       planned.out_index = plan.specs.size();
       plan.specs.push_back({view.name, Fp8DType(scheme.weight_format), view.shape});
@@ -229,9 +283,13 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
     } else {
       const bool cast = scheme.kept_dtype.has_value() && IsReadableFloat(view.dtype) &&
                         *scheme.kept_dtype != view.dtype;
-      planned.action = cast ? TensorAction::kCast : TensorAction::kCopy;
+      planned.action = cast || planned.dequantize_source ? TensorAction::kCast : TensorAction::kCopy;
       planned.out_index = plan.specs.size();
-      plan.specs.push_back({view.name, cast ? *scheme.kept_dtype : view.dtype, view.shape});
+      // An FP8 linear left unquantized is written dequantized, in BF16 unless the scheme names a dtype.
+      const DType out_dtype = planned.dequantize_source ? scheme.kept_dtype.value_or(DType::kBF16)
+                              : cast                    ? *scheme.kept_dtype
+                                                        : view.dtype;
+      plan.specs.push_back({view.name, out_dtype, view.shape});
       if (scheme.quantize_linears &&
           (is_linear || planned.role == TensorRole::kOutputHead || planned.role == TensorRole::kRouter)) {
         ignored_modules.insert(Architecture::ModulePrefix(view.name));

@@ -24,10 +24,11 @@ enum class OutputFormat {
   kVllmFp8,            // quant_method "fp8": per-tensor or 128x128 block scales, static or dynamic activations
   kCompressedTensors,  // quant_method "compressed-tensors", format "float-quantized": channel scales, weight-only
   kOctetFp8,           // quant_method "octet": E5M2 weights, which no serving engine loads
+  kPackQuantized,      // quant_method "compressed-tensors", format "pack-quantized": INT4 W4A16 (FORMATS.md b.5)
 };
 
 enum class TensorAction {
-  kQuantize,  // FP8 weight (+ scale tensors)
+  kQuantize,  // FP8 weight (+ scale tensors), or INT4 weight_packed (+ weight_scale, weight_shape, zero points)
   kCast,      // float tensor written in another float dtype
   kCopy,      // bytes copied unchanged
 };
@@ -40,6 +41,12 @@ struct PlannedTensor {
   size_t out_index = 0;          // writer spec of the main output tensor
   std::optional<size_t> scale_index;        // weight_scale / weight_scale_inv
   std::optional<size_t> input_scale_index;  // static activations
+  std::optional<size_t> shape_index;        // INT4: weight_shape
+  std::optional<size_t> zero_point_index;   // INT4 with zero points: weight_zero_point
+  int64_t layer = -1;            // decoder layer the tensor belongs to ("model.layers.N."), -1 for none
+  // An FP8 linear of an FP8 input checkpoint: decoded with its weight_scale / weight_scale_inv (whose tensors,
+  // like its input_scale, are consumed rather than written), then quantized or cast like any float weight.
+  bool dequantize_source = false;
   Fp8ScaleLayout layout;         // kQuantize only
   size_t unit = 0;               // index into ConversionPlan::units
 };

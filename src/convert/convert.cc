@@ -18,6 +18,10 @@
 #include "models/model_config.h"
 #include "numeric/convert_rows.h"
 #include "quant/fp8_quantizer.h"
+#include "quant/int4_group.h"
+#include "quant/int4_pack.h"
+#include "runtime/linear.h"
+#include "runtime/quant_params.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -93,15 +97,34 @@ std::string ElementPosition(const TensorView& view, size_t flat_index) {
        view.name, value, ElementPosition(view, flat_index));
 }
 
-// Decodes a band of a float tensor to F32 and (unless already done in an earlier pass) refuses NaN/Inf.
-// Returns the band's abs max (0 when not scanned).
-float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& values, bool scan_values = true) {
+// The dequantization multiplier of element (r, c) of a scaled FP8 weight (ops/matvec.h ScaleKind).
+float ScaleAt(const WeightMatrix& w, int64_t r, int64_t c) {
+  switch (w.scale_kind) {
+    case ScaleKind::kNone: return 1.0f;
+    case ScaleKind::kTensor: return w.scales[0];
+    case ScaleKind::kChannel: return w.scales[r];
+    case ScaleKind::kBlock:
+      return w.scales[(r / w.block_rows) * ((w.cols + w.block_cols - 1) / w.block_cols) + c / w.block_cols];
+  }
+  return 1.0f;
+}
+
+// Decodes a band of a float tensor to F32 (an FP8 weight with its scales when `scaled` is given) and (unless
+// already done in an earlier pass) refuses NaN/Inf. Returns the band's abs max (0 when not scanned).
+float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& values, bool scan_values = true,
+                 const WeightMatrix* scaled = nullptr) {
   const uint64_t cols = view.num_elements() / static_cast<uint64_t>(std::max<int64_t>(MatrixRows(view), 1));
   const size_t n = static_cast<size_t>(band.rows * cols);
   values.resize(n);
   const size_t elem_bytes = DTypeBits(view.dtype) / 8;
   const std::byte* src = view.bytes.data() + static_cast<uint64_t>(band.row_begin) * cols * elem_bytes;
   DecodeToF32(view.dtype, src, n, values.data());
+  if (scaled != nullptr && scaled->scale_kind != ScaleKind::kNone) {
+    for (int64_t r = 0; r < band.rows; ++r) {
+      float* row = values.data() + static_cast<uint64_t>(r) * cols;
+      for (uint64_t c = 0; c < cols; ++c) row[c] *= ScaleAt(*scaled, band.row_begin + r, static_cast<int64_t>(c));
+    }
+  }
   if (!scan_values) return 0.0f;
   const RangeScan scan = ScanRange(values.data(), n);
   if (scan.first_non_finite < n) {
@@ -195,33 +218,137 @@ void WriteTextFile(const fs::path& path, const std::string& text) {
 class Converter {
  public:
   Converter(const ConvertOptions& options, const Checkpoint& checkpoint, const ConversionPlan& plan,
-            const std::map<std::string, float>& input_scales, SafetensorsWriter& writer, ThreadPool& pool,
-            Progress& progress)
+            const std::map<std::string, float>& input_scales, LayerwiseQuantizer* layerwise,
+            SafetensorsWriter& writer, ThreadPool& pool, Progress& progress)
       : options_(options),
         checkpoint_(checkpoint),
         plan_(plan),
         input_scales_(input_scales),
+        layerwise_(layerwise),
         writer_(writer),
         pool_(pool),
         progress_(progress),
         errors_(plan.tensors.size()),
         tensor_scale_(plan.tensors.size(), 1.0f),
-        scales_(plan.tensors.size()) {}
+        scales_(plan.tensors.size()),
+        zeros_(plan.tensors.size()) {
+    const std::string config_path = (checkpoint.dir() / "config.json").string();
+    const CheckpointQuantParams params = ParseCheckpointQuantParams(checkpoint.config(), config_path);
+    for (size_t t = 0; t < plan.tensors.size(); ++t) {
+      const PlannedTensor& planned = plan.tensors[t];
+      if (!planned.dequantize_source) continue;
+      source_linears_.emplace(t, Linear::Load(checkpoint, planned.module, planned.source->rows(),
+                                              planned.source->cols(), params));
+    }
+  }
 
   void Run() {
+    // Units in plan order; with a layer-wise quantizer, tensors outside the decoder layers first, then layer by
+    // layer, each layer bracketed by BeginLayer / EndLayer.
+    std::vector<size_t> order(plan_.units.size());
+    for (size_t u = 0; u < order.size(); ++u) order[u] = u;
+    if (layerwise_ != nullptr) {
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return UnitLayer(a) < UnitLayer(b); });
+    }
     // While a unit is computed, the next one is read ahead in the background: the disk and the cores work at
     // the same time instead of taking turns inside page faults.
-    for (size_t u = 0; u < plan_.units.size(); ++u) {
-      if (u == 0) PrefetchUnit(plan_.units[0]);
-      if (u + 1 < plan_.units.size()) PrefetchUnit(plan_.units[u + 1]);
-      RunUnit(plan_.units[u]);
+    int64_t open_layer = -1;
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i == 0) PrefetchUnit(plan_.units[order[0]]);
+      if (i + 1 < order.size()) PrefetchUnit(plan_.units[order[i + 1]]);
+      const int64_t layer = UnitLayer(order[i]);
+      if (layerwise_ != nullptr && layer != open_layer) {
+        if (open_layer >= 0) layerwise_->EndLayer(open_layer);
+        if (layer >= 0) layerwise_->BeginLayer(layer);
+        open_layer = layer;
+      }
+      RunUnit(plan_.units[order[i]]);
     }
+    if (layerwise_ != nullptr && open_layer >= 0) layerwise_->EndLayer(open_layer);
   }
 
   const std::vector<QuantError>& errors() const { return errors_; }
   const std::vector<float>& tensor_scales() const { return tensor_scale_; }
 
  private:
+  int64_t UnitLayer(size_t unit) const { return plan_.tensors[plan_.units[unit].front()].layer; }
+
+  static bool IsInt4(const PlannedTensor& planned) { return planned.shape_index.has_value(); }
+
+  // Decodes a band of tensor `t`, dequantizing an FP8 source weight with its scales.
+  float Decode(const Band& band, std::vector<float>& values, bool scan_values = true) const {
+    const auto it = source_linears_.find(band.tensor);
+    if (it == source_linears_.end()) {
+      return DecodeBand(*plan_.tensors[band.tensor].source, band, values, scan_values);
+    }
+    const WeightMatrix matrix = it->second.matrix();
+    return DecodeBand(*plan_.tensors[band.tensor].source, band, values, scan_values, &matrix);
+  }
+
+  Int4Params Int4ParamsFor(const PlannedTensor& planned) const {
+    Int4Params params;
+    params.group_size = plan_.scheme.group_size;
+    params.symmetric = plan_.scheme.symmetric;
+    params.grid = Int4Grid::kCompressedTensors;
+    switch (plan_.specs[*planned.scale_index].dtype) {
+      case DType::kBF16: params.scale_dtype = Int4ScaleDtype::kBF16; break;
+      case DType::kF16: params.scale_dtype = Int4ScaleDtype::kF16; break;
+      default: params.scale_dtype = Int4ScaleDtype::kF32; break;
+    }
+    return params;
+  }
+
+  // Writes rows [row_begin, row_begin + m.rows) of an INT4 tensor: packed codes at their place, scales and zero
+  // points into the tensor's buffers (written by FinishTensor), and the reconstruction error.
+  void WriteInt4Rows(size_t t, int64_t row_begin, const Int4Matrix& m, const float* original, QuantError& error) {
+    const PlannedTensor& planned = plan_.tensors[t];
+    const std::vector<int32_t> packed = PackInt4AlongCols(m.codes.data(), m.rows, m.cols);
+    const uint64_t row_bytes = static_cast<uint64_t>((m.cols + 7) / 8) * sizeof(int32_t);
+    writer_.Write(planned.out_index, static_cast<uint64_t>(row_begin) * row_bytes,
+                  AsBytes(packed.data(), packed.size() * sizeof(int32_t)));
+    const size_t groups = static_cast<size_t>(m.num_groups());
+    std::copy(m.scales.begin(), m.scales.end(), scales_[t].begin() + static_cast<size_t>(row_begin) * groups);
+    if (!m.symmetric) {
+      std::copy(m.zeros.begin(), m.zeros.end(), zeros_[t].begin() + static_cast<size_t>(row_begin) * groups);
+    }
+    const std::vector<float> reconstructed = m.Dequantize();
+    error.AddScaled(original, reconstructed.data(), 1.0f, reconstructed.size());
+  }
+
+  // GPTQ / AWQ: the whole matrix at once, inside its layer.
+  void QuantizeInt4Calibrated(size_t t) {
+    const PlannedTensor& planned = plan_.tensors[t];
+    const TensorView& view = *planned.source;
+    const Band whole{t, 0, MatrixRows(view)};
+    std::vector<float> values;
+    Decode(whole, values);
+    Int4Matrix m = layerwise_->Quantize(planned.module, values, view.rows(), view.cols(), Int4ParamsFor(planned));
+    if (m.rows != view.rows() || m.cols != view.cols()) {
+      Fail("internal: the layer-wise quantizer returned a {}x{} matrix for '{}'", m.rows, m.cols, view.name);
+    }
+    WriteInt4Rows(t, 0, m, values.data(), errors_[t]);
+    ReleaseBand(checkpoint_, view, whole);
+    progress_.Advance(0, view.bytes.size());
+  }
+
+  // AWQ's folded norm weights, written in the tensor's output dtype instead of its own values.
+  bool WriteReplacement(size_t t) {
+    const PlannedTensor& planned = plan_.tensors[t];
+    const std::vector<float> values = layerwise_->Replacement(planned.source->name);
+    if (values.empty()) return false;
+    if (values.size() != planned.source->num_elements()) {
+      Fail("internal: replacement for '{}' has {} values, not {}", planned.source->name, values.size(),
+           planned.source->num_elements());
+    }
+    const DType out_dtype = plan_.specs[planned.out_index].dtype;
+    if (!IsFloatingPointWeightType(out_dtype)) Fail("internal: cannot replace non-float tensor '{}'", planned.source->name);
+    std::vector<uint8_t> out(values.size() * DTypeBits(out_dtype) / 8);
+    EncodeFromF32(out_dtype, values.data(), values.size(), out.data());
+    writer_.Write(planned.out_index, 0, AsBytes(out.data(), out.size()));
+    progress_.Advance(0, planned.source->bytes.size());
+    return true;
+  }
+
   void PrefetchUnit(const std::vector<size_t>& unit) const {
     for (size_t t : unit) checkpoint_.Prefetch(*plan_.tensors[t].source);
   }
@@ -237,24 +364,44 @@ class Converter {
         continue;
       }
       int64_t band_rows = static_cast<int64_t>(std::max<uint64_t>(1, kBandSourceBytes / std::max<uint64_t>(RowBytes(view), 1)));
-      if (planned.action == TensorAction::kQuantize) band_rows = planned.layout.AlignBandRows(band_rows);
+      if (planned.action == TensorAction::kQuantize && !IsInt4(planned)) {
+        band_rows = planned.layout.AlignBandRows(band_rows);
+      }
       for (int64_t r = 0; r < rows; r += band_rows) bands.push_back({t, r, std::min(band_rows, rows - r)});
     }
     return bands;
   }
 
   void RunUnit(const std::vector<size_t>& unit) {
-    const std::vector<Band> bands = BandsOf(unit);
     const PlannedTensor& first = plan_.tensors[unit.front()];
+    for (size_t t : unit) {
+      const PlannedTensor& planned = plan_.tensors[t];
+      if (planned.action == TensorAction::kQuantize && IsInt4(planned)) {
+        const size_t groups = static_cast<size_t>(Int4NumGroups(planned.source->cols(), plan_.scheme.group_size));
+        scales_[t].assign(static_cast<size_t>(planned.source->rows()) * groups, 0.0f);
+        if (!plan_.scheme.symmetric) zeros_[t].assign(scales_[t].size(), 0);
+      }
+    }
+    if (layerwise_ != nullptr && unit.size() == 1) {
+      const size_t t = unit.front();
+      const bool int4 = first.action == TensorAction::kQuantize && IsInt4(first);
+      if (int4) QuantizeInt4Calibrated(t);
+      if (int4 || (first.action != TensorAction::kQuantize && WriteReplacement(t))) {
+        FinishTensor(t);
+        progress_.Advance(1, 0);
+        return;
+      }
+    }
+    const std::vector<Band> bands = BandsOf(unit);
     const bool needs_abs_max =
-        first.action == TensorAction::kQuantize && first.layout.kind == WeightScale::kTensor;
+        first.action == TensorAction::kQuantize && !IsInt4(first) && first.layout.kind == WeightScale::kTensor;
     if (needs_abs_max) {
       // Pass 1: the shared scale needs the group's abs max before any code is written.
       std::vector<float> band_abs_max(bands.size(), 0.0f);
       pool_.ParallelFor(bands.size(), [&](size_t i) {
         auto scratch = scratch_.Acquire();
         const TensorView& view = *plan_.tensors[bands[i].tensor].source;
-        band_abs_max[i] = DecodeBand(view, bands[i], scratch->values);
+        band_abs_max[i] = Decode(bands[i], scratch->values);
         ReleaseBand(checkpoint_, view, bands[i]);
         scratch_.Release(std::move(scratch));
       });
@@ -264,7 +411,7 @@ class Converter {
     }
     for (size_t t : unit) {
       const PlannedTensor& planned = plan_.tensors[t];
-      if (planned.action == TensorAction::kQuantize) {
+      if (planned.action == TensorAction::kQuantize && !IsInt4(planned)) {
         scales_[t].assign(static_cast<size_t>(std::max<int64_t>(planned.layout.num_scales(), 0)), 0.0f);
       }
     }
@@ -285,11 +432,11 @@ class Converter {
     auto scratch = scratch_.Acquire();
     switch (planned.action) {
       case TensorAction::kCopy:
-        if (IsFloatingPointWeightType(view.dtype) && !source.empty()) DecodeBand(view, band, scratch->values);
+        if (IsFloatingPointWeightType(view.dtype) && !source.empty()) Decode(band, scratch->values);
         writer_.Write(planned.out_index, static_cast<uint64_t>(band.row_begin) * RowBytes(view), source);
         break;
       case TensorAction::kCast: {
-        DecodeBand(view, band, scratch->values);
+        Decode(band, scratch->values);
         const DType out_dtype = plan_.specs[planned.out_index].dtype;
         const size_t out_elem_bytes = DTypeBits(out_dtype) / 8;
         scratch->out.resize(scratch->values.size() * out_elem_bytes);
@@ -299,8 +446,15 @@ class Converter {
         break;
       }
       case TensorAction::kQuantize: {
+        if (IsInt4(planned)) {
+          Decode(band, scratch->values);
+          const Int4Matrix m =
+              QuantizeRtn(scratch->values.data(), band.rows, view.cols(), Int4ParamsFor(planned));
+          WriteInt4Rows(band.tensor, band.row_begin, m, scratch->values.data(), error);
+          break;
+        }
         // With a per-tensor scale, the first pass has already scanned every value.
-        DecodeBand(view, band, scratch->values, planned.layout.kind != WeightScale::kTensor);
+        Decode(band, scratch->values, planned.layout.kind != WeightScale::kTensor);
         const size_t n = scratch->values.size();
         scratch->out.resize(n);
         scratch->reconstructed.resize(n);
@@ -319,6 +473,10 @@ class Converter {
   void FinishTensor(size_t t) {
     const PlannedTensor& planned = plan_.tensors[t];
     if (planned.action != TensorAction::kQuantize) return;
+    if (IsInt4(planned)) {
+      FinishInt4Tensor(t);
+      return;
+    }
     if (planned.scale_index) {
       const std::vector<float>& values =
           planned.layout.kind == WeightScale::kTensor ? std::vector<float>{tensor_scale_[t]} : scales_[t];
@@ -330,10 +488,29 @@ class Converter {
     }
   }
 
+  void FinishInt4Tensor(size_t t) {
+    const PlannedTensor& planned = plan_.tensors[t];
+    const TensorSpec& scale_spec = plan_.specs[*planned.scale_index];
+    std::vector<uint8_t> scales(scales_[t].size() * DTypeBits(scale_spec.dtype) / 8);
+    // The quantizer already rounded every scale to this dtype, so the cast is exact.
+    EncodeFromF32(scale_spec.dtype, scales_[t].data(), scales_[t].size(), scales.data());
+    writer_.Write(*planned.scale_index, 0, AsBytes(scales.data(), scales.size()));
+    const int64_t shape[2] = {planned.source->rows(), planned.source->cols()};
+    writer_.Write(*planned.shape_index, 0, AsBytes(shape, sizeof(shape)));
+    if (planned.zero_point_index) {
+      const int64_t groups = Int4NumGroups(planned.source->cols(), plan_.scheme.group_size);
+      const std::vector<int32_t> packed = PackInt4AlongRows(zeros_[t].data(), planned.source->rows(), groups);
+      writer_.Write(*planned.zero_point_index, 0, AsBytes(packed.data(), packed.size() * sizeof(int32_t)));
+    }
+    std::vector<float>().swap(scales_[t]);
+    std::vector<int8_t>().swap(zeros_[t]);
+  }
+
   const ConvertOptions& options_;
   const Checkpoint& checkpoint_;
   const ConversionPlan& plan_;
   const std::map<std::string, float>& input_scales_;
+  LayerwiseQuantizer* layerwise_;
   SafetensorsWriter& writer_;
   ThreadPool& pool_;
   Progress& progress_;
@@ -341,6 +518,8 @@ class Converter {
   std::vector<QuantError> errors_;
   std::vector<float> tensor_scale_;
   std::vector<std::vector<float>> scales_;
+  std::vector<std::vector<int8_t>> zeros_;  // INT4 with zero points, [rows, groups]
+  std::map<size_t, Linear> source_linears_;  // FP8 source weights with their scales, by tensor
 };
 
 Json ReadOrderedConfig(const Checkpoint& checkpoint) {
@@ -365,19 +544,25 @@ std::string ActionName(TensorAction action) {
 
 Json BuildReport(const ConvertOptions& options, const ConversionPlan& plan, const ConvertSummary& summary,
                  const std::vector<float>& tensor_scales, const std::map<std::string, float>& input_scales,
-                 const std::vector<std::string>& files) {
+                 const std::vector<std::string>& files, const std::string& calibration) {
   const QuantScheme& s = plan.scheme;
   Json report;
   report["octet_version"] = "0.1.0";
   report["scheme"] = {{"name", s.name},
                       {"output_format", OutputFormatName(plan.format)},
-                      {"weights", s.quantize_linears ? std::string(DTypeName(Fp8DType(s.weight_format))) : "none"},
+                      {"weights", !s.quantize_linears                ? std::string("none")
+                                  : s.weight_type == WeightType::kInt4 ? std::string("int4")
+                                                                       : std::string(DTypeName(Fp8DType(s.weight_format)))},
                       {"weight_scale", WeightScaleName(s.weight_scale)},
                       {"activations", ActivationSchemeName(s.activations)},
                       {"kept_dtype", s.kept_dtype ? Json(DTypeName(*s.kept_dtype)) : Json("unchanged")},
                       {"ignore", options.ignore_globs}};
-  report["calibration"] =
-      options.calibration_description.empty() ? Json(nullptr) : Json(options.calibration_description);
+  if (s.weight_type == WeightType::kInt4) {
+    report["scheme"]["group_size"] = s.group_size;
+    report["scheme"]["symmetric"] = s.symmetric;
+    report["scheme"]["method"] = QuantMethodName(s.method);
+  }
+  report["calibration"] = calibration.empty() ? Json(nullptr) : Json(calibration);
   report["tensors_quantized"] = summary.tensors_quantized;
   report["tensors_kept"] = summary.tensors_kept;
   report["bytes_in"] = summary.bytes_in;
@@ -409,7 +594,9 @@ Json BuildReport(const ConvertOptions& options, const ConversionPlan& plan, cons
       entry["relative_rms_error"] = t.relative_rms_error;
       entry["sqnr_db"] = NumberOrNull(t.sqnr_db);
       entry["max_abs_error"] = t.max_abs_error;
-      if (planned.layout.kind == WeightScale::kTensor) entry["weight_scale"] = tensor_scales[i];
+      if (planned.layout.kind == WeightScale::kTensor && !planned.shape_index) {
+        entry["weight_scale"] = tensor_scales[i];
+      }
       if (const auto it = input_scales.find(planned.module); it != input_scales.end()) {
         entry["input_scale"] = it->second;
       }
@@ -466,7 +653,15 @@ ConvertSummary Convert(const ConvertOptions& options) {
   SafetensorsWriter writer(output.path(), plan.specs, options.max_shard_bytes);
   Progress progress(Progress::DetectMode(options.log, options.quiet), options.log, plan.tensors.size(),
                     checkpoint.TotalTensorBytes());
-  Converter converter(options, checkpoint, plan, input_scales, writer, pool, progress);
+  std::unique_ptr<LayerwiseQuantizer> layerwise;
+  if (scheme.weight_type == WeightType::kInt4 && scheme.method != QuantMethod::kRtn) {
+    if (!options.layerwise_quantizer) {
+      Fail("--method {} chooses INT4 codes from calibration data: pass --calib-data TOKENS (or --method rtn)",
+           QuantMethodName(scheme.method));
+    }
+    layerwise = options.layerwise_quantizer(checkpoint, scheme, pool);
+  }
+  Converter converter(options, checkpoint, plan, input_scales, layerwise.get(), writer, pool, progress);
   converter.Run();
   writer.Finish();
   progress.Finish();
@@ -492,8 +687,10 @@ ConvertSummary Convert(const ConvertOptions& options) {
   CopyOtherFiles(checkpoint.dir(), output.path(), std::set<std::string>(weight_names.begin(), weight_names.end()),
                  summary);
   WriteTextFile(output.path() / "config.json", BuildOutputConfig(input_config, plan).dump(2) + "\n");
-  summary.report =
-      BuildReport(options, plan, summary, converter.tensor_scales(), input_scales, writer.FileNames());
+  std::string calibration = options.calibration_description;
+  if (layerwise) calibration = layerwise->Description();
+  summary.report = BuildReport(options, plan, summary, converter.tensor_scales(), input_scales, writer.FileNames(),
+                               calibration);
   WriteTextFile(output.path() / "octet-report.json", summary.report.dump(2) + "\n");
   output.Commit();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convert/layerwise_quantizer.h"
 #include "io/checkpoint.h"
 #include "quant/scheme.h"
 
@@ -41,6 +42,8 @@ struct ConvertOptions {
   // Required when the scheme has static activations; its absence is reported to the user, never papered over.
   InputScaleCalibrator calibrator;
   std::string calibration_description;  // for the report, e.g. "mse over 16 sequences"
+  // Required by INT4 --method gptq|awq (calibration data through the original model, layer by layer).
+  LayerwiseQuantizerFactory layerwise_quantizer;
   FILE* log = stderr;                  // progress and summary
 };
 

@@ -45,6 +45,35 @@ Json CompressedTensorsConfig(const ConversionPlan& plan) {
               {"global_compression_ratio", nullptr}};
 }
 
+// W4A16 as llm-compressor's W4A16 / W4A16_ASYM presets save it (FORMATS.md b.1-b.3, b.5). GPTQ with activation
+// order computes its group scales in the original column order before reordering (static groups), which
+// compressed-tensors calls actorder "weight": the checkpoint needs no g_idx.
+Json PackQuantizedConfig(const ConversionPlan& plan) {
+  const QuantScheme& s = plan.scheme;
+  const Json weights = {{"num_bits", 4},
+                        {"type", "int"},
+                        {"symmetric", s.symmetric},
+                        {"group_size", s.group_size},
+                        {"strategy", "group"},
+                        {"block_structure", nullptr},
+                        {"dynamic", false},
+                        {"actorder", s.method == QuantMethod::kGptq ? Json("weight") : Json(nullptr)},
+                        {"observer", "minmax"},
+                        {"observer_kwargs", Json::object()}};
+  const Json group = {{"targets", Json::array({"Linear"})},
+                      {"weights", weights},
+                      {"input_activations", nullptr},
+                      {"output_activations", nullptr},
+                      {"format", "pack-quantized"}};
+  return Json{{"quant_method", "compressed-tensors"},
+              {"format", "pack-quantized"},
+              {"quantization_status", "compressed"},
+              {"config_groups", Json{{"group_0", group}}},
+              {"ignore", plan.ignored_modules},
+              {"kv_cache_scheme", nullptr},
+              {"global_compression_ratio", nullptr}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json BuildQuantizationConfig(const ConversionPlan& plan) {
@@ -61,6 +90,8 @@ nlohmann::ordered_json BuildQuantizationConfig(const ConversionPlan& plan) {
     }
     case OutputFormat::kCompressedTensors:
       return CompressedTensorsConfig(plan);
+    case OutputFormat::kPackQuantized:
+      return PackQuantizedConfig(plan);
     case OutputFormat::kOctetFp8: {
       // Deliberately not "fp8": vLLM and transformers would load E5M2 bytes as E4M3 and compute garbage; an
       // unknown quant_method makes them refuse instead. octet's runtime reads it.

@@ -15,6 +15,9 @@ const std::regex kDenseMlpLinear(R"(model\.layers\.\d+\.mlp\.(gate|up|down)_proj
 const std::regex kExpertLinear(R"(model\.layers\.\d+\.block_sparse_moe\.experts\.\d+\.w[123]\.weight)");
 const std::regex kRouter(R"(model\.layers\.\d+\.block_sparse_moe\.gate\.weight)");
 const std::regex kNorm(R"(model\.(layers\.\d+\.(input_layernorm|post_attention_layernorm)|norm)\.weight)");
+const std::regex kQkv(R"((model\.layers\.\d+\.self_attn\.)[qkv]_proj)");
+const std::regex kGateUp(R"((model\.layers\.\d+\.mlp\.)(gate|up)_proj)");
+const std::regex kW13(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.\d+\.)w[13])");
 
 }  // namespace
 
@@ -28,6 +31,14 @@ std::string_view TensorRoleName(TensorRole role) {
     case TensorRole::kOther: return "other";
   }
   return "other";
+}
+
+std::string Architecture::FusedModuleKey(const std::string& module) {
+  std::smatch m;
+  if (std::regex_match(module, m, kQkv)) return m[1].str() + "qkv_proj";
+  if (std::regex_match(module, m, kGateUp)) return m[1].str() + "gate_up_proj";
+  if (std::regex_match(module, m, kW13)) return m[1].str() + "w13";
+  return module;
 }
 
 std::vector<std::string> Architecture::SupportedNames() {

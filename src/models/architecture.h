@@ -50,6 +50,11 @@ class Architecture {
   // Module prefix of a weight: "model.layers.0.mlp.up_proj.weight" -> "model.layers.0.mlp.up_proj".
   static std::string ModulePrefix(std::string_view tensor_name);
 
+  // The key under which linears that read the same input are fused by vLLM (llama.py packed_modules_mapping,
+  // fused_moe w13): "...self_attn.qkv_proj" for q/k/v, "...mlp.gate_up_proj" for gate/up,
+  // "...experts.N.w13" for an expert's w1/w3; any other module is its own key.
+  static std::string FusedModuleKey(const std::string& module);
+
  private:
   static const std::vector<Architecture>& Registry();
   Architecture(std::string name, bool moe) : name_(std::move(name)), moe_(moe) {}

@@ -39,9 +39,74 @@ std::optional<ActivationScheme> ParseActivationScheme(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<std::string> SchemeNames() {
-  return {"fp8", "fp8-e5m2", "e4m3_e4m3_f16", "e5m2_e5m2_f16", "q0f32", "q0f16", "q0bf16"};
+std::string_view QuantMethodName(QuantMethod method) {
+  switch (method) {
+    case QuantMethod::kRtn: return "rtn";
+    case QuantMethod::kGptq: return "gptq";
+    case QuantMethod::kAwq: return "awq";
+  }
+  return "rtn";
 }
+
+std::optional<QuantMethod> ParseQuantMethod(std::string_view name) {
+  for (QuantMethod m : {QuantMethod::kRtn, QuantMethod::kGptq, QuantMethod::kAwq}) {
+    if (QuantMethodName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> SchemeNames() {
+  return {"fp8",   "fp8-e5m2", "e4m3_e4m3_f16", "e5m2_e5m2_f16", "int4",  "q4f16_1",
+          "q4bf16_1", "q4f32_1", "q0f32",         "q0f16",         "q0bf16"};
+}
+
+namespace {
+
+bool IsInt4Name(std::string_view name) {
+  return name == "int4" || name == "q4f16_1" || name == "q4bf16_1" || name == "q4f32_1";
+}
+
+// INT4 presets: weight-only (W4A16), groups along the input dimension.
+QuantScheme ResolveInt4Scheme(std::string_view name, const SchemeOverrides& overrides) {
+  QuantScheme scheme;
+  scheme.name = std::string(name);
+  scheme.quantize_linears = true;
+  scheme.weight_type = WeightType::kInt4;
+  scheme.weight_scale = WeightScale::kNone;
+  scheme.activations = ActivationScheme::kNone;
+  if (name == "q4f16_1") scheme.kept_dtype = DType::kF16;
+  if (name == "q4bf16_1") scheme.kept_dtype = DType::kBF16;
+  if (name == "q4f32_1") scheme.kept_dtype = DType::kF32;
+  if (!overrides.weight_scale.empty()) {
+    Fail("--weight-scale applies to FP8 schemes; INT4 scales are per group (--group-size)");
+  }
+  if (!overrides.activations.empty() && overrides.activations != "none") {
+    Fail("--quantization {} is weight-only (W4A16); --activations {} does not apply", name, overrides.activations);
+  }
+  if (overrides.group_size != 0) {
+    if (name != "int4") {
+      Fail("--quantization {} fixes groups of 32 (MLC-LLM's definition); use --quantization int4 --group-size {}",
+           name, overrides.group_size);
+    }
+    if (overrides.group_size != 32 && overrides.group_size != 64 && overrides.group_size != 128) {
+      Fail("--group-size {} is not supported; use 32, 64 or 128", overrides.group_size);
+    }
+    scheme.group_size = overrides.group_size;
+  }
+  if (overrides.zero_point) {
+    if (name != "int4") Fail("--quantization {} is symmetric (MLC-LLM's definition); use --quantization int4 "
+                             "--zero-point for asymmetric groups", name);
+    scheme.symmetric = false;
+  }
+  if (!overrides.method.empty()) {
+    const auto method = ParseQuantMethod(overrides.method);
+    if (!method) Fail("unknown --method '{}'; use rtn, gptq or awq", overrides.method);
+    scheme.method = *method;
+  }
+  return scheme;
+}
+
+}  // namespace
 
 QuantScheme ResolveScheme(std::string_view name, const SchemeOverrides& overrides) {
   QuantScheme scheme;
@@ -51,10 +116,19 @@ QuantScheme ResolveScheme(std::string_view name, const SchemeOverrides& override
     scheme.weight_scale = WeightScale::kNone;
     scheme.activations = ActivationScheme::kNone;
     scheme.kept_dtype = name == "q0f32" ? DType::kF32 : name == "q0f16" ? DType::kF16 : DType::kBF16;
-    if (!overrides.weight_scale.empty() || !overrides.activations.empty()) {
-      Fail("--quantization {} does not quantize, so --weight-scale and --activations do not apply", name);
+    if (!overrides.weight_scale.empty() || !overrides.activations.empty() || overrides.group_size != 0 ||
+        overrides.zero_point || !overrides.method.empty()) {
+      Fail("--quantization {} does not quantize, so --weight-scale, --activations, --group-size, --zero-point "
+           "and --method do not apply", name);
     }
     return scheme;
+  }
+  if (IsInt4Name(name)) return ResolveInt4Scheme(name, overrides);
+  if (overrides.group_size != 0 || overrides.zero_point) {
+    Fail("--group-size and --zero-point apply to INT4 schemes (int4, q4f16_1, ...), not {}", name);
+  }
+  if (!overrides.method.empty() && overrides.method != "rtn") {
+    Fail("--method {} applies to INT4 schemes; FP8 weights are rounded to nearest", overrides.method);
   }
   scheme.quantize_linears = true;
   if (name == "fp8") {

@@ -51,6 +51,55 @@ KvCache Transformer::NewCache() const {
   return KvCache(config_.shape.num_layers, config_.shape.num_kv_heads * config_.shape.head_dim);
 }
 
+std::vector<float> Transformer::Embed(std::span<const int32_t> tokens) const {
+  const ModelShape& s = config_.shape;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t dim = s.hidden_size;
+  std::vector<float> x(static_cast<size_t>(n * dim));
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t id = tokens[t];
+    if (id < 0 || id >= s.vocab_size) Fail("token id {} is outside the vocabulary [0, {})", id, s.vocab_size);
+    DecodeElementsF32(weights_.embedding, static_cast<size_t>(id) * dim, dim, x.data() + t * dim);
+  }
+  return x;
+}
+
+void Transformer::RunLayer(const LayerWeights& layer, float* x, int64_t n, KvCache& cache, int64_t l,
+                           ThreadPool& pool, LinearInputObserver* observer) const {
+  const ModelShape& s = config_.shape;
+  const int64_t start = cache.length();
+  const int64_t dim = s.hidden_size;
+  const int64_t q_dim = s.num_heads * s.head_dim;
+  const int64_t kv_dim = s.num_kv_heads * s.head_dim;
+  const size_t x_size = static_cast<size_t>(n * dim);
+  std::vector<float> h(x_size), delta(x_size);
+  std::vector<float> q(static_cast<size_t>(n * q_dim)), attn(q.size());
+  std::vector<float> k(static_cast<size_t>(n * kv_dim)), v(k.size());
+  RmsNormRows(x, layer.input_norm, config_.rms_norm_eps, n, dim, h.data());
+  for (const Linear* proj : {&layer.q, &layer.k, &layer.v}) Observe(observer, *proj, h.data(), n);
+  layer.q.Apply(h.data(), n, q.data(), pool);
+  layer.k.Apply(h.data(), n, k.data(), pool);
+  layer.v.Apply(h.data(), n, v.data(), pool);
+  for (int64_t t = 0; t < n; ++t) {
+    rope_.Apply(start + t, q.data() + t * q_dim, s.num_heads);
+    rope_.Apply(start + t, k.data() + t * kv_dim, s.num_kv_heads);
+    std::copy_n(k.data() + t * kv_dim, kv_dim, cache.key(l, start + t));
+    std::copy_n(v.data() + t * kv_dim, kv_dim, cache.value(l, start + t));
+  }
+  Attention(l, start, n, q.data(), cache, attn.data(), pool);
+  Observe(observer, layer.o, attn.data(), n);
+  layer.o.Apply(attn.data(), n, delta.data(), pool);
+  AddInPlace(x, delta.data(), x_size);
+
+  RmsNormRows(x, layer.post_attention_norm, config_.rms_norm_eps, n, dim, h.data());
+  if (config_.is_moe()) {
+    Moe(layer, h.data(), n, delta.data(), pool, observer);
+  } else {
+    Mlp(layer.mlp, h.data(), n, delta.data(), pool, observer);
+  }
+  AddInPlace(x, delta.data(), x_size);
+}
+
 std::vector<float> Transformer::Forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
                                         LogitsFor logits, LinearInputObserver* observer) const {
   const ModelShape& s = config_.shape;
@@ -62,51 +111,17 @@ std::vector<float> Transformer::Forward(std::span<const int32_t> tokens, KvCache
          config_.max_position_embeddings);
   }
   const int64_t dim = s.hidden_size;
-  const int64_t q_dim = s.num_heads * s.head_dim;
-  const int64_t kv_dim = s.num_kv_heads * s.head_dim;
-
-  std::vector<float> x(static_cast<size_t>(n * dim));
-  for (int64_t t = 0; t < n; ++t) {
-    const int32_t id = tokens[t];
-    if (id < 0 || id >= s.vocab_size) Fail("token id {} is outside the vocabulary [0, {})", id, s.vocab_size);
-    DecodeElementsF32(weights_.embedding, static_cast<size_t>(id) * dim, dim, x.data() + t * dim);
-  }
-
+  std::vector<float> x = Embed(tokens);
   cache.Reserve(n);
-  std::vector<float> h(x.size()), delta(x.size());
-  std::vector<float> q(static_cast<size_t>(n * q_dim)), attn(q.size());
-  std::vector<float> k(static_cast<size_t>(n * kv_dim)), v(k.size());
   for (int64_t l = 0; l < s.num_layers; ++l) {
-    const LayerWeights& layer = weights_.layers[l];
-    RmsNormRows(x.data(), layer.input_norm, config_.rms_norm_eps, n, dim, h.data());
-    for (const Linear* proj : {&layer.q, &layer.k, &layer.v}) Observe(observer, *proj, h.data(), n);
-    layer.q.Apply(h.data(), n, q.data(), pool);
-    layer.k.Apply(h.data(), n, k.data(), pool);
-    layer.v.Apply(h.data(), n, v.data(), pool);
-    for (int64_t t = 0; t < n; ++t) {
-      rope_.Apply(start + t, q.data() + t * q_dim, s.num_heads);
-      rope_.Apply(start + t, k.data() + t * kv_dim, s.num_kv_heads);
-      std::copy_n(k.data() + t * kv_dim, kv_dim, cache.key(l, start + t));
-      std::copy_n(v.data() + t * kv_dim, kv_dim, cache.value(l, start + t));
-    }
-    Attention(l, start, n, q.data(), cache, attn.data(), pool);
-    Observe(observer, layer.o, attn.data(), n);
-    layer.o.Apply(attn.data(), n, delta.data(), pool);
-    AddInPlace(x.data(), delta.data(), x.size());
-
-    RmsNormRows(x.data(), layer.post_attention_norm, config_.rms_norm_eps, n, dim, h.data());
-    if (config_.is_moe()) {
-      Moe(layer, h.data(), n, delta.data(), pool, observer);
-    } else {
-      Mlp(layer.mlp, h.data(), n, delta.data(), pool, observer);
-    }
-    AddInPlace(x.data(), delta.data(), x.size());
+    RunLayer(weights_.layers[l], x.data(), n, cache, l, pool, observer);
   }
   cache.Advance(n);
 
   if (logits == LogitsFor::kNone) return {};
   const int64_t first = logits == LogitsFor::kAll ? 0 : n - 1;
   const int64_t rows = n - first;
+  std::vector<float> h(static_cast<size_t>(rows * dim));
   RmsNormRows(x.data() + first * dim, weights_.final_norm, config_.rms_norm_eps, rows, dim, h.data());
   std::vector<float> out(static_cast<size_t>(rows * s.vocab_size));
   weights_.lm_head.Apply(h.data(), rows, out.data(), pool);

@@ -64,6 +64,16 @@ class Transformer {
   std::vector<float> Forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
                              LogitsFor logits = LogitsFor::kLast, LinearInputObserver* observer = nullptr) const;
 
+  // The pieces of Forward, for calibration that quantizes layer by layer and feeds each quantized layer's output
+  // to the next (calib/layerwise_quantizer.h):
+  // x = embed[tokens] ([tokens, hidden]); throws on an id outside the vocabulary.
+  std::vector<float> Embed(std::span<const int32_t> tokens) const;
+  // One decoder layer with `weights` (this model's layer or a replacement of the same shape) on x ([tokens,
+  // hidden], updated in place) at positions cache.length() ...; writes the new keys and values into cache layer
+  // `cache_layer` without advancing the cache.
+  void RunLayer(const LayerWeights& weights, float* x, int64_t tokens, KvCache& cache, int64_t cache_layer,
+                ThreadPool& pool, LinearInputObserver* observer = nullptr) const;
+
  private:
   void Attention(int64_t layer, int64_t start, int64_t tokens, const float* q, const KvCache& cache, float* out,
                  ThreadPool& pool) const;

@@ -1,0 +1,219 @@
+// INT4 conversion of the real model: the compressed-tensors pack-quantized layout field by field (FORMATS.md b.1,
+// b.2, b.5), codes identical to the quantizer's round-to-nearest on the original weights, determinism across
+// thread counts, and GPTQ / AWQ through the layer-wise calibration path.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "calib/layerwise_int4.h"
+#include "convert/convert.h"
+#include "io/checkpoint.h"
+#include "numeric/convert_rows.h"
+#include "quant/int4_group.h"
+#include "quant/int4_pack.h"
+#include "runtime/eval.h"
+#include "runtime/token_file.h"
+#include "test_util.h"
+#include "util/error.h"
+
+namespace octet {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScratchDir;
+
+std::vector<float> ToFloats(const TensorView& view) {
+  std::vector<float> values(view.num_elements());
+  DecodeToF32(view.dtype, view.bytes.data(), values.size(), values.data());
+  return values;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme, size_t threads = 2) {
+  ConvertOptions options;
+  options.model = model;
+  options.output = out;
+  options.scheme = scheme;
+  options.quiet = true;
+  options.threads = threads;
+  return options;
+}
+
+bool IsLinear(const std::string& name) { return name.find("_proj.weight") != std::string::npos; }
+
+std::string ModuleOf(const std::string& weight_name) { return weight_name.substr(0, weight_name.size() - 7); }
+
+LayerwiseQuantizerFactory FactoryFor(const fs::path& tokens) {
+  return [tokens](const Checkpoint& original, const QuantScheme& scheme, ThreadPool& pool) {
+    return NewLayerwiseInt4Quantizer(original, scheme, ReadTokenFile(tokens, 512), pool);
+  };
+}
+
+TEST(ConvertInt4Test, PackQuantizedLayoutMatchesCompressedTensors) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-bf16");
+  ScratchDir dir;
+  const ConvertSummary summary = Convert(Options(model, dir / "out", "int4"));
+  EXPECT_EQ(summary.tensors_quantized, 28u);  // 4 layers x 7 linears
+
+  const Checkpoint original = Checkpoint::Open(model);
+  const Checkpoint out = Checkpoint::Open(dir / "out");
+  const nlohmann::json& q = out.config()["quantization_config"];
+  EXPECT_EQ(q["quant_method"], "compressed-tensors");
+  EXPECT_EQ(q["format"], "pack-quantized");
+  EXPECT_EQ(q["quantization_status"], "compressed");
+  const nlohmann::json& weights = q["config_groups"]["group_0"]["weights"];
+  EXPECT_EQ(weights["num_bits"], 4);
+  EXPECT_EQ(weights["type"], "int");
+  EXPECT_EQ(weights["symmetric"], true);
+  EXPECT_EQ(weights["strategy"], "group");
+  EXPECT_EQ(weights["group_size"], 32);
+  EXPECT_TRUE(q["config_groups"]["group_0"]["input_activations"].is_null());
+  EXPECT_EQ(q["config_groups"]["group_0"]["format"], "pack-quantized");
+  EXPECT_EQ(q["config_groups"]["group_0"]["targets"], nlohmann::json::array({"Linear"}));
+  EXPECT_EQ(q["ignore"], nlohmann::json::array({"lm_head"}));  // tied embeddings stay unquantized
+
+  int linears = 0;
+  for (const TensorView& source : original.tensors()) {
+    if (!IsLinear(source.name)) {
+      EXPECT_EQ(out.Get(source.name).dtype, source.dtype) << source.name;
+      continue;
+    }
+    ++linears;
+    const std::string module = ModuleOf(source.name);
+    const int64_t rows = source.shape[0], cols = source.shape[1];
+    const int64_t groups = (cols + 31) / 32;
+    EXPECT_EQ(out.Find(source.name), nullptr) << "the float weight must be replaced by weight_packed";
+    const TensorView& packed = out.Get(module + ".weight_packed");
+    const TensorView& scale = out.Get(module + ".weight_scale");
+    const TensorView& shape = out.Get(module + ".weight_shape");
+    EXPECT_EQ(out.Find(module + ".weight_zero_point"), nullptr) << "symmetric: no zero point";
+    ASSERT_EQ(packed.dtype, DType::kI32);
+    ASSERT_EQ(packed.shape, (Shape{rows, (cols + 7) / 8}));
+    ASSERT_EQ(scale.dtype, DType::kBF16) << "compressed-tensors stores scales in the model's dtype";
+    ASSERT_EQ(scale.shape, (Shape{rows, groups}));
+    ASSERT_EQ(shape.dtype, DType::kI64);
+    ASSERT_EQ(shape.shape, Shape{2});
+    const int64_t* dims = reinterpret_cast<const int64_t*>(shape.bytes.data());
+    EXPECT_EQ(dims[0], rows);
+    EXPECT_EQ(dims[1], cols);
+
+    // The codes are exactly round-to-nearest of the original weight with BF16 scales.
+    const std::vector<float> w = ToFloats(source);
+    Int4Params params;
+    params.group_size = 32;
+    params.scale_dtype = Int4ScaleDtype::kBF16;
+    const Int4Matrix expected = QuantizeRtn(w.data(), rows, cols, params);
+    const std::vector<int8_t> codes =
+        UnpackInt4AlongCols(reinterpret_cast<const int32_t*>(packed.bytes.data()), rows, cols);
+    ASSERT_EQ(codes, expected.codes) << module;
+    EXPECT_EQ(ToFloats(scale), expected.scales) << module;
+  }
+  EXPECT_EQ(linears, 28);
+  const std::string report = ReadFile(dir / "out" / "octet-report.json");
+  EXPECT_NE(report.find("\"method\": \"rtn\""), std::string::npos);
+}
+
+TEST(ConvertInt4Test, ZeroPointsAndGroupSize) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  ScratchDir dir;
+  ConvertOptions options = Options(model, dir / "out", "int4");
+  options.overrides.group_size = 64;
+  options.overrides.zero_point = true;
+  Convert(options);
+  const Checkpoint original = Checkpoint::Open(model);
+  const Checkpoint out = Checkpoint::Open(dir / "out");
+  const nlohmann::json& weights = out.config()["quantization_config"]["config_groups"]["group_0"]["weights"];
+  EXPECT_EQ(weights["symmetric"], false);
+  EXPECT_EQ(weights["group_size"], 64);
+  const std::string module = "model.layers.2.mlp.down_proj";  // [64, 172]: groups of 64, 64, 44
+  const TensorView& zp = out.Get(module + ".weight_zero_point");
+  ASSERT_EQ(zp.dtype, DType::kI32);
+  ASSERT_EQ(zp.shape, (Shape{8, 3}));
+  EXPECT_EQ(out.Get(module + ".weight_scale").dtype, DType::kF32);
+  const std::vector<float> w = ToFloats(original.Get(module + ".weight"));
+  Int4Params params;
+  params.group_size = 64;
+  params.symmetric = false;
+  const Int4Matrix expected = QuantizeRtn(w.data(), 64, 172, params);
+  EXPECT_EQ(UnpackInt4AlongRows(reinterpret_cast<const int32_t*>(zp.bytes.data()), 64, 3), expected.zeros);
+}
+
+TEST(ConvertInt4Test, MlcNamesAndDeterminismAcrossThreads) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  ScratchDir dir;
+  Convert(Options(model, dir / "one", "q4f16_1", 1));
+  Convert(Options(model, dir / "three", "q4f16_1", 3));
+  const Checkpoint out = Checkpoint::Open(dir / "one");
+  EXPECT_EQ(out.Get("model.layers.0.self_attn.q_proj.weight_scale").dtype, DType::kF16);
+  EXPECT_EQ(out.Get("model.norm.weight").dtype, DType::kF16);  // kept tensors cast to F16
+  EXPECT_EQ(out.config()["torch_dtype"], "float16");
+  EXPECT_EQ(ReadFile(dir / "one" / "model.safetensors"), ReadFile(dir / "three" / "model.safetensors"));
+}
+
+TEST(ConvertInt4Test, CalibratedMethodsNeedCalibrationData) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  ScratchDir dir;
+  ConvertOptions options = Options(model, dir / "out", "int4");
+  options.overrides.method = "gptq";
+  try {
+    Convert(options);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--calib-data"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+// GPTQ and AWQ through convert: deterministic at any thread count, the AWQ-folded norms are written, and both
+// lose less than round-to-nearest on held-out text (the real test of a calibration method).
+TEST(ConvertInt4Test, GptqAndAwqBeatRoundToNearest) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  const fs::path calib = model / "sample_text_ids.txt";
+  const fs::path eval = model / "sample_tokens.txt";
+  ScratchDir dir;
+  Convert(Options(model, dir / "rtn", "int4"));
+  for (const std::string method : {"gptq", "awq"}) {
+    ConvertOptions one = Options(model, dir / (method + "1"), "int4", 1);
+    one.overrides.method = method;
+    one.layerwise_quantizer = FactoryFor(calib);
+    Convert(one);
+    ConvertOptions three = Options(model, dir / (method + "3"), "int4", 3);
+    three.overrides.method = method;
+    three.layerwise_quantizer = FactoryFor(calib);
+    Convert(three);
+    EXPECT_EQ(ReadFile(dir / (method + "1") / "model.safetensors"),
+              ReadFile(dir / (method + "3") / "model.safetensors"))
+        << method << " output depends on the thread count";
+  }
+  const Checkpoint original = Checkpoint::Open(model);
+  const Checkpoint awq = Checkpoint::Open(dir / "awq1");
+  EXPECT_NE(ToFloats(awq.Get("model.layers.0.input_layernorm.weight")),
+            ToFloats(original.Get("model.layers.0.input_layernorm.weight")))
+      << "AWQ folds 1/s into the norm before q/k/v";
+
+  const Transformer reference(original);
+  const std::vector<TokenSequence> sequences = ReadTokenFile(eval, 512);
+  ThreadPool pool(2);
+  const auto kld = [&](const std::string& name) {
+    const Checkpoint checkpoint = Checkpoint::Open(dir / name);
+    const Transformer model_q(checkpoint);
+    const EvalMetrics metrics = Evaluate(model_q, &reference, sequences, pool);
+    std::printf("%s: ppl %.4f (%+.3f%%), kld %.5f, top1 %.4f\n", name.c_str(), metrics.ppl,
+                metrics.reference->delta_ppl_pct, metrics.reference->kld_mean, metrics.reference->top1_agreement);
+    return metrics.reference->kld_mean;
+  };
+  const double rtn = kld("rtn");
+  EXPECT_LT(kld("gptq1"), rtn);
+  EXPECT_LT(kld("awq1"), rtn);
+}
+
+}  // namespace
+}  // namespace octet
