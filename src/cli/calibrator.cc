@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "calib/auto_mix.h"
 #include "calib/calibrate.h"
 #include "calib/layerwise_int4.h"
 #include "convert/convert.h"
@@ -31,6 +32,20 @@ LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const std::string& calib_data) 
   return [calib_data](const Checkpoint& original, const QuantScheme& scheme, ThreadPool& pool) {
     const int64_t vocab = ParseModelShape(original.config(), (original.dir() / "config.json").string()).vocab_size;
     return NewLayerwiseInt4Quantizer(original, scheme, ReadTokenFile(calib_data, vocab), pool);
+  };
+}
+
+MixedPrecisionPlanner MakeMixedPrecisionPlanner(const std::string& calib_data) {
+  return [calib_data](const Checkpoint& original, const QuantScheme& scheme, const std::vector<std::string>& modules,
+                      double bits, ThreadPool& pool) {
+    const int64_t vocab = ParseModelShape(original.config(), (original.dir() / "config.json").string()).vocab_size;
+    const MixedPrecisionPlan plan =
+        PlanMixedPrecision(original, scheme, modules, ReadTokenFile(calib_data, vocab), bits, pool);
+    MixedPrecisionChoice choice;
+    choice.rules = plan.Rules();
+    choice.table = plan.ToText();
+    choice.report = MixedPrecisionReport(plan);
+    return choice;
   };
 }
 

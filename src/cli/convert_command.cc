@@ -24,6 +24,7 @@ struct ConvertArgs {
 InputScaleCalibrator MakeCalibrator(const std::string& calib_data, const std::string& calib_method,
                                     size_t threads, std::string& description);
 LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const std::string& calib_data);
+MixedPrecisionPlanner MakeMixedPrecisionPlanner(const std::string& calib_data);
 
 void AddConvertCommand(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
@@ -41,6 +42,12 @@ void AddConvertCommand(CLI::App& app) {
                   "INT4 rounding: rtn (default) | gptq | awq (gptq and awq need --calib-data)");
   cmd->add_option("--group-size", args->options.overrides.group_size, "INT4 group size: 32 (default) | 64 | 128");
   cmd->add_flag("--zero-point", args->options.overrides.zero_point, "INT4: asymmetric groups with zero points");
+  cmd->add_option("--keep", args->options.keep_rules,
+                  "Per-layer format GLOB=FORMAT (repeatable, first match wins): int4[-g32|-g64|-g128], fp8, bf16, "
+                  "f16, f32; e.g. 'lm_head=bf16' '*.layers.0.*=fp8'");
+  cmd->add_option("--auto-mix", args->options.auto_mix_bits,
+                  "INT4 schemes: choose each layer's format (INT4 g128/g64/g32, FP8, BF16) from its measured "
+                  "sensitivity to fit this many bits per weight on average (needs --calib-data)");
   cmd->add_option("--weight-scale", args->options.overrides.weight_scale,
                   "FP8 weight scales: tensor | channel | block (128x128)");
   cmd->add_option("--activations", args->options.overrides.activations,
@@ -61,6 +68,7 @@ void AddConvertCommand(CLI::App& app) {
       options.calibrator = MakeCalibrator(args->calib_data, args->calib_method, options.threads,
                                           options.calibration_description);
       options.layerwise_quantizer = MakeLayerwiseQuantizer(args->calib_data);
+      options.mixed_precision_planner = MakeMixedPrecisionPlanner(args->calib_data);
     }
     Convert(options);
   });

@@ -151,7 +151,7 @@ void PlanInt4(const TensorView& view, const QuantScheme& scheme, PlannedTensor& 
   }
   const int64_t rows = view.shape[0];
   const int64_t cols = view.shape[1];
-  const int64_t groups = (cols + scheme.group_size - 1) / scheme.group_size;
+  const int64_t groups = (cols + planned.group_size - 1) / planned.group_size;
   const std::string& m = planned.module;
   const DType scale_dtype = scheme.kept_dtype.value_or(view.dtype);
   planned.out_index = specs.size();
@@ -164,6 +164,44 @@ void PlanInt4(const TensorView& view, const QuantScheme& scheme, PlannedTensor& 
     planned.zero_point_index = specs.size();
     specs.push_back({m + ".weight_zero_point", DType::kI32, {(rows + 7) / 8, groups}});
   }
+}
+
+// The unit vLLM runs with one scheme: fused siblings, and all experts of a Mixtral layer (fused MoE).
+std::string SchemeGroupKey(const std::string& module) {
+  std::smatch m;
+  if (std::regex_match(module, m, kExpert)) return m[1].str() + "*";
+  return FusedModuleKey(module);
+}
+
+// The --keep format of every linear a rule matches (and the scheme quantizes), checked against the scheme and
+// against vLLM's fusing: a rule must give all members of a fused group the same format.
+std::map<std::string, LinearFormat> ResolvePrecisionRules(const Checkpoint& checkpoint,
+                                                          const Architecture& architecture, const QuantScheme& scheme,
+                                                          const std::vector<PrecisionRule>& rules,
+                                                          const std::set<std::string>& ignored_modules) {
+  std::map<std::string, LinearFormat> formats;
+  if (rules.empty()) return formats;
+  if (!scheme.quantize_linears) Fail("--quantization {} does not quantize, so --keep does not apply", scheme.name);
+  std::map<std::string, std::pair<std::string, std::string>> group_format;  // key -> (first module, format name)
+  for (const TensorView& view : checkpoint.tensors()) {
+    if (architecture.Classify(view.name) != TensorRole::kLinear) continue;
+    const std::string module = Architecture::ModulePrefix(view.name);
+    if (ignored_modules.count(module)) continue;
+    const std::optional<LinearFormat> format = MatchPrecisionRule(rules, module, view.name);
+    const std::string name = format ? format->Name() : "the scheme's";
+    const auto [it, inserted] = group_format.emplace(SchemeGroupKey(module), std::make_pair(module, name));
+    if (!inserted && it->second.second != name) {
+      Fail("--keep gives '{}' {} but '{}' {}; vLLM runs them as one fused module, so they need the same format",
+           it->second.first, it->second.second, module, name);
+    }
+    if (!format) continue;
+    if (format->precision == LinearPrecision::kInt4 && scheme.weight_type != WeightType::kInt4) {
+      Fail("--keep {}={}: INT4 needs an INT4 scheme (int4, q4f16_1, ...); --quantization {} writes FP8",
+           module, format->Name(), scheme.name);
+    }
+    formats[module] = *format;
+  }
+  return formats;
 }
 
 // "model.layers.12.mlp.up_proj.weight" -> 12; -1 for tensors outside the decoder layers.
@@ -215,6 +253,8 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
            key);
     }
   }
+  const std::map<std::string, LinearFormat> rule_formats =
+      ResolvePrecisionRules(checkpoint, architecture, scheme, options.keep_rules, ignored_modules);
 
   std::map<std::string, size_t> unit_of_key;
   std::map<std::string, size_t> input_group_of_key;
@@ -227,8 +267,12 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
     planned.layer = LayerOf(view.name);
     const bool is_linear = planned.role == TensorRole::kLinear;
     if (is_linear) planned.module = Architecture::ModulePrefix(view.name);
-    const bool quantize = scheme.quantize_linears && is_linear && !ignored_modules.count(planned.module);
     planned.dequantize_source = is_linear && IsFp8(view.dtype);
+    const auto rule = is_linear ? rule_formats.find(planned.module) : rule_formats.end();
+    const bool keep_by_rule = rule != rule_formats.end() && rule->second.precision == LinearPrecision::kKeep;
+    const bool quantize =
+        scheme.quantize_linears && is_linear && !ignored_modules.count(planned.module) && !keep_by_rule;
+    if (rule != rule_formats.end()) plan.module_formats[planned.module] = rule->second;
 
     if (quantize) {
       if (!IsReadableFloat(view.dtype) && !planned.dequantize_source) {
@@ -236,7 +280,23 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
              DTypeName(view.dtype));
       }
       planned.action = TensorAction::kQuantize;
+      const bool fp8_by_rule = rule != rule_formats.end() && rule->second.precision == LinearPrecision::kFp8;
+      if (scheme.weight_type == WeightType::kInt4 && fp8_by_rule) {
+        // FP8 inside an INT4 checkpoint: E4M3 with channel scales, weight-only (compressed-tensors
+        // float-quantized, a second config group).
+        planned.layout = {WeightScale::kChannel, view.rows(), view.cols(), scheme.block_size};
+        planned.out_index = plan.specs.size();
+        plan.specs.push_back({view.name, DType::kF8E4M3, view.shape});
+        planned.scale_index = plan.specs.size();
+        plan.specs.push_back({planned.module + ".weight_scale", DType::kF32, {view.rows(), 1}});
+        plan.tensors.push_back(std::move(planned));
+        plan.units.push_back({plan.tensors.size() - 1});
+        plan.tensors.back().unit = plan.units.size() - 1;
+        continue;
+      }
       if (scheme.weight_type == WeightType::kInt4) {
+        planned.group_size = rule != rule_formats.end() && rule->second.group_size != 0 ? rule->second.group_size
+                                                                                        : scheme.group_size;
         PlanInt4(view, scheme, planned, plan.specs);
         plan.tensors.push_back(std::move(planned));
         plan.units.push_back({plan.tensors.size() - 1});
@@ -285,10 +345,15 @@ ConversionPlan PlanConversion(const Checkpoint& checkpoint, const Architecture& 
                         *scheme.kept_dtype != view.dtype;
       planned.action = cast || planned.dequantize_source ? TensorAction::kCast : TensorAction::kCopy;
       planned.out_index = plan.specs.size();
-      // An FP8 linear left unquantized is written dequantized, in BF16 unless the scheme names a dtype.
-      const DType out_dtype = planned.dequantize_source ? scheme.kept_dtype.value_or(DType::kBF16)
-                              : cast                    ? *scheme.kept_dtype
-                                                        : view.dtype;
+      // An FP8 linear left unquantized is written dequantized, in BF16 unless the scheme names a dtype; a --keep
+      // rule's dtype wins.
+      DType out_dtype = planned.dequantize_source ? scheme.kept_dtype.value_or(DType::kBF16)
+                        : cast                    ? *scheme.kept_dtype
+                                                  : view.dtype;
+      if (keep_by_rule) {
+        out_dtype = rule->second.dtype;
+        if (out_dtype != view.dtype) planned.action = TensorAction::kCast;
+      }
       plan.specs.push_back({view.name, out_dtype, view.shape});
       if (scheme.quantize_linears &&
           (is_linear || planned.role == TensorRole::kOutputHead || planned.role == TensorRole::kRouter)) {

@@ -6,6 +6,7 @@
 #define OCTET_CONVERT_CONVERSION_PLAN_H_
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "io/safetensors_writer.h"
 #include "models/architecture.h"
 #include "quant/fp8_quantizer.h"
+#include "quant/precision_rule.h"
 #include "quant/scheme.h"
 
 namespace octet {
@@ -43,6 +45,7 @@ struct PlannedTensor {
   std::optional<size_t> input_scale_index;  // static activations
   std::optional<size_t> shape_index;        // INT4: weight_shape
   std::optional<size_t> zero_point_index;   // INT4 with zero points: weight_zero_point
+  int group_size = 0;            // INT4: input channels per scale
   int64_t layer = -1;            // decoder layer the tensor belongs to ("model.layers.N."), -1 for none
   // An FP8 linear of an FP8 input checkpoint: decoded with its weight_scale / weight_scale_inv (whose tensors,
   // like its input_scale, are consumed rather than written), then quantized or cast like any float weight.
@@ -63,12 +66,15 @@ struct ConversionPlan {
   std::vector<std::vector<size_t>> units;
   // Linear modules left unquantized (lm_head, routers, --ignore matches), for `ignored_layers` / `ignore`.
   std::vector<std::string> ignored_modules;
+  // The format of every linear that is not the scheme's plain default, by module (mixed precision, --keep).
+  std::map<std::string, LinearFormat> module_formats;
   // Modules whose static input scales are shared (what vLLM collapses to one value): groups of module names.
   std::vector<std::vector<std::string>> input_scale_groups;
 };
 
 struct PlanOptions {
   std::vector<std::string> ignore_globs;  // --ignore, matched against module and tensor names (fnmatch)
+  std::vector<PrecisionRule> keep_rules;  // --keep (and --auto-mix's choices), first match wins
 };
 
 // Validates the checkpoint against the architecture (every expected tensor present with its shape; linear

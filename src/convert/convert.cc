@@ -287,7 +287,7 @@ class Converter {
 
   Int4Params Int4ParamsFor(const PlannedTensor& planned) const {
     Int4Params params;
-    params.group_size = plan_.scheme.group_size;
+    params.group_size = planned.group_size;
     params.symmetric = plan_.scheme.symmetric;
     params.grid = Int4Grid::kCompressedTensors;
     switch (plan_.specs[*planned.scale_index].dtype) {
@@ -377,7 +377,7 @@ class Converter {
     for (size_t t : unit) {
       const PlannedTensor& planned = plan_.tensors[t];
       if (planned.action == TensorAction::kQuantize && IsInt4(planned)) {
-        const size_t groups = static_cast<size_t>(Int4NumGroups(planned.source->cols(), plan_.scheme.group_size));
+        const size_t groups = static_cast<size_t>(Int4NumGroups(planned.source->cols(), planned.group_size));
         scales_[t].assign(static_cast<size_t>(planned.source->rows()) * groups, 0.0f);
         if (!plan_.scheme.symmetric) zeros_[t].assign(scales_[t].size(), 0);
       }
@@ -498,7 +498,7 @@ class Converter {
     const int64_t shape[2] = {planned.source->rows(), planned.source->cols()};
     writer_.Write(*planned.shape_index, 0, AsBytes(shape, sizeof(shape)));
     if (planned.zero_point_index) {
-      const int64_t groups = Int4NumGroups(planned.source->cols(), plan_.scheme.group_size);
+      const int64_t groups = Int4NumGroups(planned.source->cols(), planned.group_size);
       const std::vector<int32_t> packed = PackInt4AlongRows(zeros_[t].data(), planned.source->rows(), groups);
       writer_.Write(*planned.zero_point_index, 0, AsBytes(packed.data(), packed.size() * sizeof(int32_t)));
     }
@@ -590,6 +590,10 @@ Json BuildReport(const ConvertOptions& options, const ConversionPlan& plan, cons
                   {"dtype_in", t.dtype_in},
                   {"dtype_out", t.dtype_out},
                   {"shape", planned.source->shape}};
+    if (const auto it = plan.module_formats.find(planned.module); it != plan.module_formats.end()) {
+      entry["format"] = it->second.Name();
+    }
+    if (planned.shape_index) entry["group_size"] = planned.group_size;
     if (planned.action == TensorAction::kQuantize) {
       entry["relative_rms_error"] = t.relative_rms_error;
       entry["sqnr_db"] = NumberOrNull(t.sqnr_db);
@@ -643,13 +647,30 @@ ConvertSummary Convert(const ConvertOptions& options) {
   const std::string config_path = (checkpoint.dir() / "config.json").string();
   const Architecture& architecture = Architecture::ForConfig(checkpoint.config(), config_path);
   const ModelShape shape = ParseModelShape(checkpoint.config(), config_path);
-  const ConversionPlan plan =
-      PlanConversion(checkpoint, architecture, shape, scheme, PlanOptions{options.ignore_globs});
+  PlanOptions plan_options{options.ignore_globs, {}};
+  for (const std::string& rule : options.keep_rules) plan_options.keep_rules.push_back(ParsePrecisionRule(rule));
+  ThreadPool pool(options.threads);
+  ConversionPlan plan = PlanConversion(checkpoint, architecture, shape, scheme, plan_options);
+  MixedPrecisionChoice mix;
+  if (options.auto_mix_bits > 0) {
+    if (scheme.weight_type != WeightType::kInt4) Fail("--auto-mix needs an INT4 scheme (int4, q4f16_1, ...)");
+    if (!options.mixed_precision_planner) {
+      Fail("--auto-mix measures each layer's sensitivity on calibration data: pass --calib-data TOKENS");
+    }
+    std::vector<std::string> modules;
+    for (const PlannedTensor& planned : plan.tensors) {
+      if (planned.shape_index && !plan.module_formats.count(planned.module)) modules.push_back(planned.module);
+    }
+    mix = options.mixed_precision_planner(checkpoint, scheme, modules, options.auto_mix_bits, pool);
+    // The user's rules first: they win where both match.
+    plan_options.keep_rules.insert(plan_options.keep_rules.end(), mix.rules.begin(), mix.rules.end());
+    plan = PlanConversion(checkpoint, architecture, shape, scheme, plan_options);
+    if (!options.quiet) fmt::print(options.log, "{}", mix.table);
+  }
   const std::map<std::string, float> input_scales = ResolveInputScales(plan, checkpoint, options);
 
   if (options.output.has_parent_path()) fs::create_directories(options.output.parent_path());
   OutputDirectory output = OutputDirectory::Begin(options.output, options.overwrite);
-  ThreadPool pool(options.threads);
   SafetensorsWriter writer(output.path(), plan.specs, options.max_shard_bytes);
   Progress progress(Progress::DetectMode(options.log, options.quiet), options.log, plan.tensors.size(),
                     checkpoint.TotalTensorBytes());
@@ -691,6 +712,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
   if (layerwise) calibration = layerwise->Description();
   summary.report = BuildReport(options, plan, summary, converter.tensor_scales(), input_scales, writer.FileNames(),
                                calibration);
+  if (options.auto_mix_bits > 0) summary.report["auto_mix"] = mix.report;
   WriteTextFile(output.path() / "octet-report.json", summary.report.dump(2) + "\n");
   output.Commit();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -20,6 +20,8 @@
 
 #include "convert/layerwise_quantizer.h"
 #include "io/checkpoint.h"
+#include "util/thread_pool.h"
+#include "quant/precision_rule.h"
 #include "quant/scheme.h"
 
 namespace octet {
@@ -29,12 +31,26 @@ namespace octet {
 using InputScaleCalibrator =
     std::function<std::map<std::string, float>(const Checkpoint& original, const std::vector<std::string>& modules)>;
 
+// What --auto-mix decided: the per-module formats as rules, a table for the log, and figures for the report.
+struct MixedPrecisionChoice {
+  std::vector<PrecisionRule> rules;
+  std::string table;
+  nlohmann::ordered_json report;
+};
+// Chooses formats for `modules` (the INT4 linears no --keep rule fixes) within `bits` per weight on average.
+using MixedPrecisionPlanner = std::function<MixedPrecisionChoice(
+    const Checkpoint& original, const QuantScheme& scheme, const std::vector<std::string>& modules, double bits,
+    ThreadPool& pool)>;
+
 struct ConvertOptions {
   std::filesystem::path model;
   std::filesystem::path output;
   std::string scheme = "fp8";
   SchemeOverrides overrides;
   std::vector<std::string> ignore_globs;
+  std::vector<std::string> keep_rules;  // --keep GLOB=FORMAT (quant/precision_rule.h)
+  double auto_mix_bits = 0;             // --auto-mix: average bits per weight; 0 = off
+  MixedPrecisionPlanner mixed_precision_planner;  // required by --auto-mix (calibration data)
   uint64_t max_shard_bytes = 5'000'000'000;
   size_t threads = 0;  // 0: all hardware threads
   bool quiet = false;

@@ -1,5 +1,11 @@
 #include "convert/quantization_config.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
 namespace octet {
 namespace {
 
@@ -45,30 +51,61 @@ Json CompressedTensorsConfig(const ConversionPlan& plan) {
               {"global_compression_ratio", nullptr}};
 }
 
+Json Int4WeightArgs(const QuantScheme& s, int group_size) {
+  return Json{{"num_bits", 4},
+              {"type", "int"},
+              {"symmetric", s.symmetric},
+              {"group_size", group_size},
+              {"strategy", "group"},
+              {"block_structure", nullptr},
+              {"dynamic", false},
+              {"actorder", s.method == QuantMethod::kGptq ? Json("weight") : Json(nullptr)},
+              {"observer", "minmax"},
+              {"observer_kwargs", Json::object()}};
+}
+
+Json ConfigGroup(const Json& targets, const Json& weights, std::string_view format) {
+  return Json{{"targets", targets},
+              {"weights", weights},
+              {"input_activations", nullptr},
+              {"output_activations", nullptr},
+              {"format", format}};
+}
+
 // W4A16 as llm-compressor's W4A16 / W4A16_ASYM presets save it (FORMATS.md b.1-b.3, b.5). GPTQ with activation
 // order computes its group scales in the original column order before reordering (static groups), which
 // compressed-tensors calls actorder "weight": the checkpoint needs no g_idx.
+//
+// Mixed precision (--keep, --auto-mix): one config group per INT4 group size and one for FP8 (E4M3, channel
+// scales, weight-only: float-quantized), each targeting its modules by full name, and the global format
+// "mixed-precision" when the groups' formats differ, so each group carries its own "format" (compressed-tensors
+// CompressionFormat.mixed_precision). Modules kept in BF16/F16/F32 are in "ignore".
 Json PackQuantizedConfig(const ConversionPlan& plan) {
   const QuantScheme& s = plan.scheme;
-  const Json weights = {{"num_bits", 4},
-                        {"type", "int"},
-                        {"symmetric", s.symmetric},
-                        {"group_size", s.group_size},
-                        {"strategy", "group"},
-                        {"block_structure", nullptr},
-                        {"dynamic", false},
-                        {"actorder", s.method == QuantMethod::kGptq ? Json("weight") : Json(nullptr)},
-                        {"observer", "minmax"},
-                        {"observer_kwargs", Json::object()}};
-  const Json group = {{"targets", Json::array({"Linear"})},
-                      {"weights", weights},
-                      {"input_activations", nullptr},
-                      {"output_activations", nullptr},
-                      {"format", "pack-quantized"}};
+  std::map<int, std::vector<std::string>> int4_modules;  // group size -> modules
+  std::vector<std::string> fp8_modules;
+  for (const PlannedTensor& planned : plan.tensors) {
+    if (planned.action != TensorAction::kQuantize) continue;
+    if (planned.shape_index) {
+      int4_modules[planned.group_size].push_back(planned.module);
+    } else {
+      fp8_modules.push_back(planned.module);
+    }
+  }
+  Json groups = Json::object();
+  const bool uniform = int4_modules.size() <= 1 && fp8_modules.empty();
+  for (const auto& [group_size, modules] : int4_modules) {
+    groups[fmt::format("group_{}", groups.size())] =
+        ConfigGroup(uniform ? Json::array({"Linear"}) : Json(modules), Int4WeightArgs(s, group_size), "pack-quantized");
+  }
+  if (!fp8_modules.empty()) {
+    groups[fmt::format("group_{}", groups.size())] =
+        ConfigGroup(Json(fp8_modules), FloatQuantArgs("channel", false, nullptr), "float-quantized");
+  }
   return Json{{"quant_method", "compressed-tensors"},
-              {"format", "pack-quantized"},
+              {"format", fp8_modules.empty() ? "pack-quantized" : "mixed-precision"},
               {"quantization_status", "compressed"},
-              {"config_groups", Json{{"group_0", group}}},
+              {"config_groups", groups},
               {"ignore", plan.ignored_modules},
               {"kv_cache_scheme", nullptr},
               {"global_compression_ratio", nullptr}};

@@ -47,6 +47,31 @@ Transformer Transformer::WithLayerFrom(const Transformer& other, int64_t layer) 
   return hybrid;
 }
 
+Transformer Transformer::WithLinears(const std::map<std::string, Linear>& replacements) const {
+  Transformer copy(*this);
+  size_t replaced = 0;
+  const auto replace = [&](Linear& linear) {
+    const auto it = replacements.find(linear.module());
+    if (it == replacements.end()) return;
+    if (it->second.rows() != linear.rows() || it->second.cols() != linear.cols()) {
+      Fail("replacement for '{}' is {}x{}, not {}x{}", linear.module(), it->second.rows(), it->second.cols(),
+           linear.rows(), linear.cols());
+    }
+    linear = it->second;
+    ++replaced;
+  };
+  for (LayerWeights& layer : copy.weights_.layers) {
+    for (Linear* linear : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.mlp.gate, &layer.mlp.up, &layer.mlp.down}) {
+      replace(*linear);
+    }
+    for (MlpWeights& expert : layer.experts) {
+      for (Linear* linear : {&expert.gate, &expert.up, &expert.down}) replace(*linear);
+    }
+  }
+  if (replaced != replacements.size()) Fail("{} replacement linears name no module of the model", replacements.size() - replaced);
+  return copy;
+}
+
 KvCache Transformer::NewCache() const {
   return KvCache(config_.shape.num_layers, config_.shape.num_kv_heads * config_.shape.head_dim);
 }

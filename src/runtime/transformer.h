@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <memory>
 #include <span>
 #include <vector>
@@ -57,6 +59,10 @@ class Transformer {
   // A copy of this model whose decoder layer `layer` is taken from `other` (same shape; both checkpoints must
   // outlive the result), for finding which layer's quantization causes the error (eval --per-layer).
   Transformer WithLayerFrom(const Transformer& other, int64_t layer) const;
+
+  // A copy of this model whose linears named in `replacements` (by module) run those weights instead (same
+  // shapes; what they point at must outlive the result), for measuring one module's quantization error.
+  Transformer WithLinears(const std::map<std::string, Linear>& replacements) const;
 
   // Runs `tokens` at positions cache.length() ... and appends their keys and values to `cache`. Throws if a token
   // id is outside the vocabulary or the sequence would pass max_position_embeddings. `observer`, if given, sees

@@ -1,0 +1,72 @@
+// `convert --auto-mix BITS`: per-module formats (INT4 with groups of 128, 64 or 32, FP8, or BF16) that fit an
+// average bits-per-weight budget with the least measured loss.
+//
+// Sensitivity: for every group of linears vLLM runs with one scheme (a layer's q/k/v, its o, its gate/up, its
+// down; all experts of a Mixtral layer) and every candidate format, the model with only that group quantized
+// (round to nearest; FP8 with channel scales) is run over the calibration sequences and its mean KL divergence
+// from the original's next-token distribution is measured (the figure `eval --reference` reports). Losses are
+// taken as additive across groups (the usual first-order assumption of mixed-precision search, e.g. HAWQ, and
+// llama.cpp's imatrix-guided type choices).
+//
+// Choice: every group starts at its cheapest format; then, repeatedly, the upgrade with the largest loss
+// reduction per added bit that still fits the budget is taken, until none fits (a greedy multiple-choice
+// knapsack). Bits per weight count what is stored: 4 + scale bits x groups / inputs for INT4 (the scale in the
+// checkpoint's dtype, plus 4 bits of zero point per group when asymmetric), 8 + 32 / inputs for FP8, 16 for BF16.
+//
+// Cost: groups x formats forward passes over the calibration data (aidreams260K: 16 groups x 5 formats, a few
+// seconds; a 7B model with 128 x 512 calibration tokens: hours on a CPU, so use few sequences there).
+#ifndef OCTET_CALIB_AUTO_MIX_H_
+#define OCTET_CALIB_AUTO_MIX_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "quant/precision_rule.h"
+#include "quant/scheme.h"
+#include "runtime/token_file.h"
+#include "util/thread_pool.h"
+
+namespace octet {
+
+struct MixCandidate {
+  LinearFormat format;
+  double bits = 0;  // per weight, averaged over the group
+  double kld = 0;   // mean KL divergence with only this group in this format
+};
+
+struct MixGroup {
+  std::string name;                  // e.g. "model.layers.0.self_attn.qkv_proj"
+  std::vector<std::string> modules;  // the linears in it
+  int64_t weights = 0;               // parameters
+  std::vector<MixCandidate> candidates;  // by increasing bits
+  size_t chosen = 0;                 // index into candidates
+};
+
+struct MixedPrecisionPlan {
+  double budget_bits = 0;
+  double average_bits = 0;
+  double predicted_kld = 0;  // sum of the chosen candidates' KLDs
+  std::vector<MixGroup> groups;
+
+  // One --keep rule per module, for the planner (convert/conversion_plan.h).
+  std::vector<PrecisionRule> Rules() const;
+  // A table for the log.
+  std::string ToText() const;
+};
+
+// {"budget_bits", "average_bits", "predicted_kld", "groups": [{"name", "format", "bits", "kld", "candidates"}]}
+nlohmann::ordered_json MixedPrecisionReport(const MixedPrecisionPlan& plan);
+
+// `modules`: the linears the conversion quantizes and no --keep rule fixes. Throws octet::Error when the budget is
+// below the cheapest plan or there is no calibration data.
+MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantScheme& scheme,
+                                      const std::vector<std::string>& modules,
+                                      const std::vector<TokenSequence>& sequences, double budget_bits,
+                                      ThreadPool& pool);
+
+}  // namespace octet
+
+#endif  // OCTET_CALIB_AUTO_MIX_H_
