@@ -1,26 +1,24 @@
-// Bridges `convert --calib-data` to the runtime's activation calibration (src/calib/): convert only sees a
-// function from the original checkpoint to per-module input scales.
+// Bridges `convert --calib-data / --calib-text` to the runtime's activation calibration (src/calib/): convert
+// only sees a function from the original checkpoint to per-module input scales.
 #include <string>
 
 #include <fmt/format.h>
 
+#include "calib/calib_data.h"
 #include "calib/calibrate.h"
 #include "convert/convert.h"
-#include "models/model_config.h"
-#include "runtime/token_file.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace octet::cli {
 
-InputScaleCalibrator MakeCalibrator(const std::string& calib_data, const std::string& calib_method,
-                                    size_t threads, std::string& description) {
+InputScaleCalibrator MakeCalibrator(const CalibDataSpec& data, const std::string& calib_method, size_t threads,
+                                    std::string& description) {
   const CalibMethod method = ParseCalibMethod(calib_method);  // refuse a bad method before any work
-  description = fmt::format("{} over {}", method.ToString(), calib_data);
-  return [calib_data, method, threads](const Checkpoint& original, const std::vector<std::string>& modules) {
+  description = fmt::format("{} over {}", method.ToString(), data.Describe());
+  return [data, method, threads](const Checkpoint& original, const std::vector<std::string>& modules) {
     (void)modules;  // every quantizable linear is observed; convert picks the ones it quantizes
-    const int64_t vocab = ParseModelShape(original.config(), (original.dir() / "config.json").string()).vocab_size;
-    const std::vector<TokenSequence> sequences = ReadTokenFile(calib_data, vocab);
+    const std::vector<TokenSequence> sequences = LoadCalibrationSequences(data, original.dir(), original.config());
     ThreadPool pool(threads);
     return CalibrateInputScales(original, sequences, method, pool);
   };

@@ -136,8 +136,8 @@ std::map<std::string, float> ResolveInputScales(const ConversionPlan& plan, cons
   if (plan.input_scale_groups.empty()) return scales;
   if (!options.calibrator) {
     Fail("--quantization {} uses static activation scales, which need calibration: pass --calib-data TOKENS "
-         "(token ids, one sequence per line), or --activations dynamic to let the engine compute per-token "
-         "scales at run time",
+         "(token ids, one sequence per line) or --calib-text FILE (plain text), or --activations dynamic to let "
+         "the engine compute per-token scales at run time",
          plan.scheme.name);
   }
   std::vector<std::string> modules;
