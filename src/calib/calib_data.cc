@@ -14,8 +14,8 @@ namespace octet {
 std::string CalibDataSpec::Describe() const {
   const std::string count = samples > 0 ? fmt::format("{} samples", samples) : "all samples";
   if (is_text) {
-    const std::string length =
-        seq_len > 0 ? std::to_string(seq_len) : fmt::format("min(max_position_embeddings, {})", kDefaultCalibTextSeqLen);
+    const std::string length = seq_len > 0 ? std::to_string(seq_len)
+                                           : fmt::format("min(max_position_embeddings, {})", kDefaultCalibTextSeqLen);
     return fmt::format("{} of {} tokens of text {}", count, length, path.string());
   }
   if (seq_len > 0) return fmt::format("{} (cut to {} tokens) of token ids {}", count, seq_len, path.string());
