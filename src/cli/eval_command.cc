@@ -97,7 +97,9 @@ void RunEval(const EvalArgs& args) {
 void AddEvalCommand(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "eval", "Perplexity of a checkpoint on token sequences; with --reference also KL divergence and top-1 agreement");
+      "eval",
+      "Perplexity of a checkpoint on token sequences or a text file; with --reference also KL divergence and top-1 "
+      "agreement");
   cmd->add_option("model", args->model, "Model directory to evaluate")->required();
   cmd->add_option("--data", args->data, "Token file: one sequence of space-separated ids per line (all scored)");
   cmd->add_option("--text", args->text,

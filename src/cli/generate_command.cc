@@ -92,7 +92,7 @@ void RunGenerate(const GenerateArgs& args) {
 void AddGenerateCommand(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "generate", "Continue a prompt of token ids with a checkpoint (F32/F16/BF16 or FP8) on the CPU");
+      "generate", "Continue a prompt (text or token ids) with a checkpoint (F32/F16/BF16 or FP8) on the CPU");
   cmd->add_option("model", args->model, "Model directory (or .safetensors file with config.json beside it)")
       ->required();
   cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as space-separated token ids, e.g. \"1\" (BOS)");
