@@ -131,5 +131,26 @@ TEST(TextWindowsTest, TokenizeTextFileEncodesTheWholeFileWithBos) {
               HasSubstr("no-such.txt: cannot open the text file"));
 }
 
+// Byte-level tokenizers (tests/tokenizer/data): GPT-2's adds nothing around a sequence, Llama-3's adds
+// <|begin_of_text|> through its post-processor.
+TEST(TextWindowsTest, TokenizeTextFileFindsWhatTheTokenizerAdds) {
+  const std::filesystem::path data = std::filesystem::path(OCTET_SOURCE_DIR) / "tests" / "tokenizer" / "data";
+  testing::ScratchDir scratch;
+  const std::string contents = "Hello world.\nA second line, with caf\xc3\xa9 and 123.\n";
+  std::ofstream(scratch / "t.txt", std::ios::binary) << contents;
+
+  const std::unique_ptr<const Tokenizer> gpt2 = LoadTokenizer(data / "bytelevel_gpt2.json");
+  const TokenizedText plain = TokenizeTextFile(scratch / "t.txt", *gpt2);
+  EXPECT_EQ(plain.bos, -1);
+  EXPECT_EQ(plain.tokens, gpt2->Encode(contents, false));
+
+  const std::unique_ptr<const Tokenizer> llama3 = LoadTokenizer(data / "bytelevel_llama3.json");
+  const TokenizedText with_bos = TokenizeTextFile(scratch / "t.txt", *llama3);
+  ASSERT_TRUE(llama3->TokenToId("<|begin_of_text|>").has_value());
+  EXPECT_EQ(with_bos.bos, *llama3->TokenToId("<|begin_of_text|>"));
+  EXPECT_EQ(with_bos.tokens[0], with_bos.bos);
+  EXPECT_EQ(std::vector<int32_t>(with_bos.tokens.begin() + 1, with_bos.tokens.end()), llama3->Encode(contents, false));
+}
+
 }  // namespace
 }  // namespace octet
