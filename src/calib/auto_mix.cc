@@ -171,10 +171,9 @@ nlohmann::ordered_json MixedPrecisionReport(const MixedPrecisionPlan& plan) {
   return report;
 }
 
-MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantScheme& scheme,
-                                      const std::vector<std::string>& modules,
-                                      const std::vector<TokenSequence>& sequences, double budget_bits,
-                                      ThreadPool& pool) {
+std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const QuantScheme& scheme,
+                                         const std::vector<std::string>& modules,
+                                         const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
   if (sequences.empty()) Fail("--auto-mix measures each layer's sensitivity on calibration data: pass --calib-data");
   if (scheme.weight_type != WeightType::kInt4) Fail("--auto-mix needs an INT4 scheme (int4, q4f16_1, ...)");
   const Transformer model(original);
@@ -188,7 +187,6 @@ MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantSch
 
   std::map<std::string, size_t> group_of;
   MixedPrecisionPlan plan;
-  plan.budget_bits = budget_bits;
   for (const std::string& module : modules) {
     const auto [it, inserted] = group_of.emplace(GroupKey(module), plan.groups.size());
     if (inserted) plan.groups.push_back({GroupKey(module), {}, 0, {}, 0});
@@ -231,6 +229,14 @@ MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantSch
                      [](const MixCandidate& a, const MixCandidate& b) { return a.bits < b.bits; });
   }
 
+  return std::move(plan.groups);
+}
+
+MixedPrecisionPlan ChooseWithinBudget(std::vector<MixGroup> groups, double budget_bits) {
+  MixedPrecisionPlan plan;
+  plan.budget_bits = budget_bits;
+  plan.groups = std::move(groups);
+  for (MixGroup& g : plan.groups) g.chosen = 0;
   const double cheapest = AverageBits(plan.groups);
   if (budget_bits + 1e-9 < cheapest) {
     Fail("--auto-mix {}: the cheapest plan (every linear INT4 with groups of 128) needs {:.3f} bits per weight",
@@ -267,6 +273,13 @@ MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantSch
   plan.average_bits = AverageBits(plan.groups);
   for (const MixGroup& g : plan.groups) plan.predicted_kld += g.candidates[g.chosen].kld;
   return plan;
+}
+
+MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantScheme& scheme,
+                                      const std::vector<std::string>& modules,
+                                      const std::vector<TokenSequence>& sequences, double budget_bits,
+                                      ThreadPool& pool) {
+  return ChooseWithinBudget(MeasureSensitivity(original, scheme, modules, sequences, pool), budget_bits);
 }
 
 }  // namespace octet

@@ -60,8 +60,17 @@ struct MixedPrecisionPlan {
 // {"budget_bits", "average_bits", "predicted_kld", "groups": [{"name", "format", "bits", "kld", "candidates"}]}
 nlohmann::ordered_json MixedPrecisionReport(const MixedPrecisionPlan& plan);
 
-// `modules`: the linears the conversion quantizes and no --keep rule fixes. Throws octet::Error when the budget is
-// below the cheapest plan or there is no calibration data.
+// The sensitivity of every group of `modules` in every candidate format (MixedPrecisionPlan::groups with
+// `chosen` at the cheapest). Throws octet::Error when there is no calibration data.
+std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const QuantScheme& scheme,
+                                         const std::vector<std::string>& modules,
+                                         const std::vector<TokenSequence>& sequences, ThreadPool& pool);
+
+// The greedy choice within `budget_bits`; throws octet::Error when the budget is below the cheapest plan.
+MixedPrecisionPlan ChooseWithinBudget(std::vector<MixGroup> groups, double budget_bits);
+
+// MeasureSensitivity then ChooseWithinBudget. `modules`: the linears the conversion quantizes and no --keep rule
+// fixes.
 MixedPrecisionPlan PlanMixedPrecision(const Checkpoint& original, const QuantScheme& scheme,
                                       const std::vector<std::string>& modules,
                                       const std::vector<TokenSequence>& sequences, double budget_bits,

@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "calib/calib_data.h"
 #include "cli/commands.h"
 #include "convert/convert.h"
 #include "quant/scheme.h"
 #include "util/byte_size.h"
+#include "util/error.h"
 
 namespace octet::cli {
 namespace {
@@ -16,15 +18,18 @@ struct ConvertArgs {
   ConvertOptions options;
   std::string max_shard_size = "5GB";
   std::string calib_data;
+  std::string calib_text;
+  size_t calib_samples = 0;
+  size_t calib_seq_len = 0;
   std::string calib_method = "max";
 };
 
 }  // namespace
 
-InputScaleCalibrator MakeCalibrator(const std::string& calib_data, const std::string& calib_method,
-                                    size_t threads, std::string& description);
-LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const std::string& calib_data);
-MixedPrecisionPlanner MakeMixedPrecisionPlanner(const std::string& calib_data);
+InputScaleCalibrator MakeCalibrator(const CalibDataSpec& data, const std::string& calib_method, size_t threads,
+                                    std::string& description);
+LayerwiseQuantizerFactory MakeLayerwiseQuantizer(const CalibDataSpec& data);
+MixedPrecisionPlanner MakeMixedPrecisionPlanner(const CalibDataSpec& data);
 
 void AddConvertCommand(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
@@ -39,7 +44,7 @@ void AddConvertCommand(CLI::App& app) {
                   "q0f16, q0bf16 (see README)")
       ->required();
   cmd->add_option("--method", args->options.overrides.method,
-                  "INT4 rounding: rtn (default) | gptq | awq (gptq and awq need --calib-data)");
+                  "INT4 rounding: rtn (default) | gptq | awq (gptq and awq need calibration data)");
   cmd->add_option("--group-size", args->options.overrides.group_size, "INT4 group size: 32 (default) | 64 | 128");
   cmd->add_flag("--zero-point", args->options.overrides.zero_point, "INT4: asymmetric groups with zero points");
   cmd->add_option("--keep", args->options.keep_rules,
@@ -56,19 +61,37 @@ void AddConvertCommand(CLI::App& app) {
                   "Keep matching modules/tensors unquantized (glob, repeatable), e.g. '*.layers.0.*'");
   cmd->add_option("--max-shard-size", args->max_shard_size, "Largest output shard, e.g. 5GB, 500MB, 2GiB");
   cmd->add_option("--threads", args->options.threads, "Worker threads (default: all cores)");
-  cmd->add_option("--calib-data", args->calib_data,
-                  "Calibration token ids (one sequence per line) for static activation scales");
+  auto* calib_data = cmd->add_option("--calib-data", args->calib_data,
+                                     "Calibration token ids (one sequence per line) for static activation scales");
+  auto* calib_text = cmd->add_option("--calib-text", args->calib_text,
+                                     "Calibration text (plain UTF-8), tokenized with the model's tokenizer and cut "
+                                     "into samples of --calib-seq-len tokens as llama-imatrix does");
+  calib_data->excludes(calib_text);
+  calib_text->excludes(calib_data);
+  cmd->add_option("--calib-samples", args->calib_samples,
+                  "Use this many calibration sequences (default: all lines / all samples the text holds)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--calib-seq-len", args->calib_seq_len,
+                  "Tokens per calibration sequence: text samples are BOS + L-1 tokens (default: "
+                  "max_position_embeddings, at most 512); token-id lines are cut to L (default: whole)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--calib-method", args->calib_method, "Calibration: max | percentile:P | mse");
   cmd->add_flag("--quiet", args->options.quiet, "No progress or summary");
   cmd->add_flag("--overwrite", args->options.overwrite, "Replace OUT if it exists");
   cmd->callback([args] {
     ConvertOptions options = args->options;
     options.max_shard_bytes = ParseByteSize(args->max_shard_size, "--max-shard-size");
-    if (!args->calib_data.empty()) {
-      options.calibrator = MakeCalibrator(args->calib_data, args->calib_method, options.threads,
-                                          options.calibration_description);
-      options.layerwise_quantizer = MakeLayerwiseQuantizer(args->calib_data);
-      options.mixed_precision_planner = MakeMixedPrecisionPlanner(args->calib_data);
+    if (!args->calib_data.empty() || !args->calib_text.empty()) {
+      CalibDataSpec data;
+      data.is_text = !args->calib_text.empty();
+      data.path = data.is_text ? args->calib_text : args->calib_data;
+      data.samples = args->calib_samples;
+      data.seq_len = args->calib_seq_len;
+      options.calibrator = MakeCalibrator(data, args->calib_method, options.threads, options.calibration_description);
+      options.layerwise_quantizer = MakeLayerwiseQuantizer(data);
+      options.mixed_precision_planner = MakeMixedPrecisionPlanner(data);
+    } else if (args->calib_samples > 0 || args->calib_seq_len > 0) {
+      Fail("--calib-samples and --calib-seq-len need --calib-data or --calib-text");
     }
     Convert(options);
   });

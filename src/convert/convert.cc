@@ -159,8 +159,8 @@ std::map<std::string, float> ResolveInputScales(const ConversionPlan& plan, cons
   if (plan.input_scale_groups.empty()) return scales;
   if (!options.calibrator) {
     Fail("--quantization {} uses static activation scales, which need calibration: pass --calib-data TOKENS "
-         "(token ids, one sequence per line), or --activations dynamic to let the engine compute per-token "
-         "scales at run time",
+         "(token ids, one sequence per line) or --calib-text FILE (plain text), or --activations dynamic to let "
+         "the engine compute per-token scales at run time",
          plan.scheme.name);
   }
   std::vector<std::string> modules;
@@ -655,7 +655,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
   if (options.auto_mix_bits > 0) {
     if (scheme.weight_type != WeightType::kInt4) Fail("--auto-mix needs an INT4 scheme (int4, q4f16_1, ...)");
     if (!options.mixed_precision_planner) {
-      Fail("--auto-mix measures each layer's sensitivity on calibration data: pass --calib-data TOKENS");
+      Fail("--auto-mix measures each layer's sensitivity on calibration data: pass --calib-data TOKENS or --calib-text FILE");
     }
     std::vector<std::string> modules;
     for (const PlannedTensor& planned : plan.tensors) {
@@ -677,7 +677,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
   std::unique_ptr<LayerwiseQuantizer> layerwise;
   if (scheme.weight_type == WeightType::kInt4 && scheme.method != QuantMethod::kRtn) {
     if (!options.layerwise_quantizer) {
-      Fail("--method {} chooses INT4 codes from calibration data: pass --calib-data TOKENS (or --method rtn)",
+      Fail("--method {} chooses INT4 codes from calibration data: pass --calib-data TOKENS or --calib-text FILE (or --method rtn)",
            QuantMethodName(scheme.method));
     }
     layerwise = options.layerwise_quantizer(checkpoint, scheme, pool);

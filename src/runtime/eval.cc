@@ -24,13 +24,15 @@ class ChunkedLogits {
   ChunkedLogits(const Transformer& model, const TokenSequence& sequence, ThreadPool& pool)
       : model_(model), sequence_(sequence), pool_(pool), cache_(model.NewCache()) {}
 
-  // Logits of position t, for t increasing from 0.
+  // Logits of position t, for t increasing. Chunks wholly before t only fill the KV cache (no logits); the
+  // chunk boundaries do not depend on t, so the logits do not either.
   const float* At(size_t t) {
     while (t >= chunk_begin_ + chunk_rows_) {
       chunk_begin_ += chunk_rows_;
       chunk_rows_ = std::min(kChunkTokens, sequence_.size() - 1 - chunk_begin_);
+      const LogitsFor wanted = t < chunk_begin_ + chunk_rows_ ? LogitsFor::kAll : LogitsFor::kNone;
       logits_ = model_.Forward(std::span<const int32_t>(sequence_).subspan(chunk_begin_, chunk_rows_), cache_,
-                               pool_, LogitsFor::kAll);
+                               pool_, wanted);
     }
     return logits_.data() + (t - chunk_begin_) * model_.config().shape.vocab_size;
   }
@@ -76,8 +78,20 @@ double Percentile(std::vector<double>& values, double p) {
   return values[lo] + (rank - static_cast<double>(lo)) * (values[hi] - values[lo]);
 }
 
+std::vector<ScoredSequence> ScoreAllPositions(const std::vector<TokenSequence>& sequences) {
+  std::vector<ScoredSequence> scored;
+  scored.reserve(sequences.size());
+  for (const TokenSequence& sequence : sequences) scored.push_back({sequence, 0});
+  return scored;
+}
+
 EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
                      const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
+  return Evaluate(model, reference, ScoreAllPositions(sequences), pool);
+}
+
+EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
+                     const std::vector<ScoredSequence>& sequences, ThreadPool& pool) {
   const size_t vocab = static_cast<size_t>(model.config().shape.vocab_size);
   if (reference != nullptr && static_cast<size_t>(reference->config().shape.vocab_size) != vocab) {
     Fail("the reference model's vocabulary ({}) differs from the model's ({})",
@@ -88,8 +102,8 @@ EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
   std::vector<double> klds;
   size_t positions = 0;
   for (size_t index = 0; index < sequences.size(); ++index) {
-    const TokenSequence& sequence = sequences[index];
-    if (sequence.size() < 2) continue;
+    const TokenSequence& sequence = sequences[index].tokens;
+    if (sequence.size() < 2 || sequences[index].first_scored + 1 >= sequence.size()) continue;
     for (const Transformer* m : {&model, reference}) {
       if (m != nullptr && static_cast<int64_t>(sequence.size()) - 1 > m->config().max_position_embeddings) {
         Fail("sequence {} has {} tokens; the model's context (max_position_embeddings) is {}", index + 1,
@@ -99,7 +113,7 @@ EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
     ChunkedLogits logits(model, sequence, pool);
     std::optional<ChunkedLogits> ref_logits;
     if (reference != nullptr) ref_logits.emplace(*reference, sequence, pool);
-    for (size_t t = 0; t + 1 < sequence.size(); ++t) {
+    for (size_t t = sequences[index].first_scored; t + 1 < sequence.size(); ++t) {
       const float* row = logits.At(t);
       const std::vector<double> log_q = LogSoftmax(row, vocab);
       const size_t target = static_cast<size_t>(sequence[t + 1]);
@@ -114,7 +128,7 @@ EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
       ++positions;
     }
   }
-  if (positions == 0) Fail("no sequence has two or more tokens, so there is nothing to predict");
+  if (positions == 0) Fail("no sequence has a scored position (two or more tokens), so there is nothing to predict");
 
   EvalMetrics metrics;
   metrics.positions = positions;
@@ -135,13 +149,18 @@ EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
 }
 
 std::vector<EvalMetrics> EvaluatePerLayer(const Transformer& model, const Transformer& reference,
-                                          const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
+                                          const std::vector<ScoredSequence>& sequences, ThreadPool& pool) {
   std::vector<EvalMetrics> per_layer;
   for (int64_t layer = 0; layer < reference.config().shape.num_layers; ++layer) {
     const Transformer hybrid = reference.WithLayerFrom(model, layer);
     per_layer.push_back(Evaluate(hybrid, &reference, sequences, pool));
   }
   return per_layer;
+}
+
+std::vector<EvalMetrics> EvaluatePerLayer(const Transformer& model, const Transformer& reference,
+                                          const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
+  return EvaluatePerLayer(model, reference, ScoreAllPositions(sequences), pool);
 }
 
 std::string EvalMetricsJson(const EvalMetrics& metrics, const std::vector<EvalMetrics>& per_layer) {

@@ -1,6 +1,7 @@
 // Teacher-forced evaluation over token sequences: at every position t < n-1 of every sequence the model's
-// logits predict token t+1.
-//   ppl             exp(mean negative log-likelihood over all predicted positions of all sequences)
+// logits predict token t+1. Every metric is over the scored positions: all of them for plain sequences (--data),
+// t >= first_scored for ScoredSequences (the windows of a long text, runtime/text_windows.h).
+//   ppl             exp(mean negative log-likelihood over all scored positions of all sequences)
 //   with a reference model (same vocabulary), per position:
 //   kld             KL(P_ref || P_model) = sum_v p_ref(v) (log p_ref(v) - log p_model(v)), in nats
 //   top-1 agreement the fraction of positions whose argmax (first index on ties) is the same
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/scored_sequence.h"
 #include "runtime/token_file.h"
 #include "runtime/transformer.h"
 #include "util/thread_pool.h"
@@ -40,12 +42,20 @@ struct EvalMetrics {
 // sequence is longer than a model's context, or the vocabularies differ.
 EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
                      const std::vector<TokenSequence>& sequences, ThreadPool& pool);
+// The same, scoring only positions t >= first_scored of each sequence (the earlier ones are context). Throws
+// also if no position is scored.
+EvalMetrics Evaluate(const Transformer& model, const Transformer* reference,
+                     const std::vector<ScoredSequence>& sequences, ThreadPool& pool);
 
 // Per-layer attribution of a quantized model's error: for each decoder layer i, the reference model with only
 // layer i taken from `model`, evaluated against the reference. Layers whose metrics stand out are the ones to
 // keep in higher precision (convert --ignore). Needs models of the same shape.
 std::vector<EvalMetrics> EvaluatePerLayer(const Transformer& model, const Transformer& reference,
+                                          const std::vector<ScoredSequence>& sequences, ThreadPool& pool);
+std::vector<EvalMetrics> EvaluatePerLayer(const Transformer& model, const Transformer& reference,
                                           const std::vector<TokenSequence>& sequences, ThreadPool& pool);
+// All positions scored.
+std::vector<ScoredSequence> ScoreAllPositions(const std::vector<TokenSequence>& sequences);
 
 // The pieces, exposed for tests.
 // log-softmax of `vocab` logits, in double.

@@ -1,12 +1,16 @@
 // INT4 conversion of the real model: the compressed-tensors pack-quantized layout field by field (FORMATS.md b.1,
 // b.2, b.5), codes identical to the quantizer's round-to-nearest on the original weights, determinism across
 // thread counts, and GPTQ / AWQ through the layer-wise calibration path.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
+#include "calib/auto_mix.h"
 #include "calib/layerwise_int4.h"
 #include "convert/convert.h"
 #include "io/checkpoint.h"
@@ -213,6 +217,122 @@ TEST(ConvertInt4Test, GptqAndAwqBeatRoundToNearest) {
   const double rtn = kld("rtn");
   EXPECT_LT(kld("gptq1"), rtn);
   EXPECT_LT(kld("awq1"), rtn);
+}
+
+TEST(ConvertInt4Test, KeepRulesGiveLayersTheirOwnFormat) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  ScratchDir dir;
+  ConvertOptions options = Options(model, dir / "out", "int4");
+  // First match wins: layer 0 is FP8 entirely, the other down_projs stay BF16, layer 1's attention uses g128.
+  options.keep_rules = {"*.layers.0.*=fp8", "*.down_proj=bf16", "model.layers.1.self_attn.*=int4-g128"};
+  Convert(options);
+  const Checkpoint out = Checkpoint::Open(dir / "out");
+  const TensorView& fp8 = out.Get("model.layers.0.mlp.down_proj.weight");
+  EXPECT_EQ(fp8.dtype, DType::kF8E4M3);
+  EXPECT_EQ(out.Get("model.layers.0.mlp.down_proj.weight_scale").shape, (Shape{64, 1}));
+  EXPECT_EQ(out.Get("model.layers.2.mlp.down_proj.weight").dtype, DType::kBF16);
+  EXPECT_EQ(out.Get("model.layers.1.self_attn.q_proj.weight_scale").shape, (Shape{64, 1}));  // 64 inputs, g128
+  EXPECT_EQ(out.Get("model.layers.2.self_attn.q_proj.weight_scale").shape, (Shape{64, 2}));  // g32
+  const nlohmann::json& q = out.config()["quantization_config"];
+  EXPECT_EQ(q["format"], "mixed-precision");
+  ASSERT_EQ(q["config_groups"].size(), 3u);
+  bool saw_fp8 = false;
+  for (const auto& [name, group] : q["config_groups"].items()) {
+    if (group["weights"]["type"] == "float") {
+      saw_fp8 = true;
+      EXPECT_EQ(group["format"], "float-quantized");
+      EXPECT_EQ(group["weights"]["strategy"], "channel");
+      EXPECT_EQ(group["targets"].size(), 7u);  // layer 0's linears
+    } else {
+      EXPECT_EQ(group["format"], "pack-quantized");
+      EXPECT_EQ(group["targets"].size(), group["weights"]["group_size"] == 128 ? 4u : 14u);
+    }
+  }
+  EXPECT_TRUE(saw_fp8);
+  const nlohmann::json ignore = q["ignore"];
+  EXPECT_NE(std::find(ignore.begin(), ignore.end(), "model.layers.3.mlp.down_proj"), ignore.end());
+
+  ConvertOptions split = Options(model, dir / "split", "int4");
+  split.keep_rules = {"*.q_proj=fp8"};
+  try {
+    Convert(split);
+    ADD_FAILURE() << "a rule splitting q/k/v must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("one fused module"), std::string::npos) << e.what();
+  }
+  ConvertOptions fp8_scheme = Options(model, dir / "fp8", "fp8");
+  fp8_scheme.keep_rules = {"*.layers.0.*=int4"};
+  EXPECT_THROW(Convert(fp8_scheme), Error);
+  ConvertOptions malformed = Options(model, dir / "bad", "int4");
+  malformed.keep_rules = {"*.layers.0.*=int3"};
+  EXPECT_THROW(Convert(malformed), Error);
+  EXPECT_FALSE(fs::exists(dir / "split"));
+}
+
+TEST(ConvertInt4Test, AutoMixFitsTheBudgetAndSpendsItWhereItHelps) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-bf16");
+  std::vector<TokenSequence> calib =
+      ReadTokenFile(model.parent_path() / "aidreams260K" / "sample_text_ids.txt", 512);
+  calib.resize(4);  // enough to rank the layers; keeps the test quick
+  const Checkpoint original = Checkpoint::Open(model);
+  const QuantScheme scheme = ResolveScheme("q4bf16_1");
+  std::vector<std::string> modules;
+  for (const TensorView& view : original.tensors()) {
+    if (view.name.find("_proj.weight") != std::string::npos) modules.push_back(ModuleOf(view.name));
+  }
+  ThreadPool pool(2);
+  const std::vector<MixGroup> groups = MeasureSensitivity(original, scheme, modules, calib, pool);
+  ASSERT_EQ(groups.size(), 16u);  // per layer: qkv, o, gate/up, down
+  for (const MixGroup& g : groups) {
+    ASSERT_EQ(g.candidates.size(), 5u);
+    EXPECT_EQ(g.candidates.front().format.Name(), "int4-g128");
+    EXPECT_EQ(g.candidates.back().format.Name(), "bf16");
+    EXPECT_LT(g.candidates.back().kld, g.candidates.front().kld) << g.name;
+  }
+  double previous_kld = 1e9;
+  for (const double bits : {4.3, 4.5, 6.0, 16.0}) {
+    const MixedPrecisionPlan plan = ChooseWithinBudget(groups, bits);
+    EXPECT_LE(plan.average_bits, bits + 1e-9);
+    EXPECT_LT(plan.predicted_kld, previous_kld) << "a larger budget must buy a smaller predicted loss";
+    previous_kld = plan.predicted_kld;
+    std::printf("auto-mix %.1f: %.3f bits, predicted KLD %.5f\n", bits, plan.average_bits, plan.predicted_kld);
+  }
+  EXPECT_NEAR(ChooseWithinBudget(groups, 16.0).average_bits, 16.0, 1e-9) << "everything affordable is kept BF16";
+  try {
+    ChooseWithinBudget(groups, 3.0);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cheapest plan"), std::string::npos) << e.what();
+  }
+
+  // Through convert: the plan's formats are what is written, and the report records them.
+  const MixedPrecisionPlan plan = ChooseWithinBudget(groups, 4.5);
+  ScratchDir dir;
+  ConvertOptions options = Options(model, dir / "mix", "q4bf16_1");
+  options.auto_mix_bits = 4.5;
+  options.mixed_precision_planner = [&](const Checkpoint&, const QuantScheme&, const std::vector<std::string>& m,
+                                        double bits, ThreadPool&) {
+    EXPECT_EQ(m, modules);
+    EXPECT_EQ(bits, 4.5);
+    return MixedPrecisionChoice{plan.Rules(), plan.ToText(), MixedPrecisionReport(plan)};
+  };
+  const ConvertSummary summary = Convert(options);
+  EXPECT_EQ(summary.report["auto_mix"]["average_bits"].get<double>(), plan.average_bits);
+  const Checkpoint out = Checkpoint::Open(dir / "mix");
+  for (const MixGroup& g : plan.groups) {
+    const LinearFormat& format = g.candidates[g.chosen].format;
+    for (const std::string& module : g.modules) {
+      if (format.precision == LinearPrecision::kInt4) {
+        const int64_t cols = original.Get(module + ".weight").cols();
+        EXPECT_EQ(out.Get(module + ".weight_scale").shape[1], (cols + format.group_size - 1) / format.group_size)
+            << module;
+      } else if (format.precision == LinearPrecision::kFp8) {
+        EXPECT_EQ(out.Get(module + ".weight").dtype, DType::kF8E4M3) << module;
+      } else {
+        EXPECT_EQ(out.Get(module + ".weight").dtype, DType::kBF16) << module;
+      }
+    }
+  }
 }
 
 }  // namespace
