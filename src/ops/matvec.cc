@@ -221,13 +221,15 @@ void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& poo
   if (!m.ChunkOrderApplies()) return MatMulInt4(w, x, 1, y, pool);
   const Int4Chunks chunks(m);
   hwy::AlignedFreeUniquePtr<float[]> x_chunked = hwy::AllocateAligned<float>(chunks.length);
-  PermuteToChunkOrder(m, chunks, x, x_chunked.get());
+  std::vector<float> x_sums(DivCeil(m.groups, chunks.lanes) * chunks.lanes, 0.0f);
+  PermuteToChunkOrder(m, chunks, x, x_chunked.get(), x_sums.data());
   const float* xc = x_chunked.get();
+  const float* sums = x_sums.data();
   pool.ParallelFor(DivCeil(m.rows, kMatVecRowsPerItem), [&](size_t item) {
     const size_t r_end = std::min(m.rows, (item + 1) * kMatVecRowsPerItem);
     size_t r = item * kMatVecRowsPerItem;
-    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, xc, y + r);
-    for (; r < r_end; ++r) y[r] = DotInt4Row(m, chunks, r, xc);
+    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, xc, sums, y + r);
+    for (; r < r_end; ++r) y[r] = DotInt4Row(m, chunks, r, xc, sums);
   });
 }
 
