@@ -6,7 +6,9 @@
 // BM_MatVec streams a 14336×4096 matrix (the Llama-3-8B FFN shape, far larger than caches) in each dtype and
 // reports bytes/s plus `of_bandwidth`, its fraction of the read bandwidth measured at the same thread count in
 // this run. BM_MatMul reports GFLOP/s for a prefill of 64 tokens. Decode-time MatVec is what matters most: FP8
-// should run at ~2× the rows/s of BF16 because each row is half the bytes.
+// should run at ~2× the rows/s of BF16 because each row is half the bytes. BM_MatVecInt4/g32 and /g128 run the
+// same shape as packed INT4 (compressed-tensors pack-quantized, symmetric) with one F32 scale per row and group;
+// their bytes are the packed weights plus those scales (g32: 0.625 bytes per weight, g128: 0.53).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -182,6 +184,68 @@ void BM_MatMul(benchmark::State& state, DType dtype) {
   state.SetLabel(BestTargetName());
 }
 
+// Packed INT4 weights (random nibbles) with F32 group scales, as runtime/linear.cc builds them.
+struct Int4Weights {
+  Int4Weights(int64_t rows, int64_t group) : packed(static_cast<size_t>(rows * kCols / 8)) {
+    std::mt19937 rng(7);
+    for (uint32_t& word : packed) word = static_cast<uint32_t>(rng());
+    scales.assign(static_cast<size_t>(rows * (kCols / group)), 0.01f);
+    w.packing = WeightPacking::kInt4;
+    w.rows = rows;
+    w.cols = kCols;
+    w.data = packed.data();
+    w.scale_kind = ScaleKind::kGroup;
+    w.group_size = group;
+    w.scales = scales.data();
+  }
+  double Bytes() const {
+    return static_cast<double>(packed.size() * sizeof(uint32_t) + scales.size() * sizeof(float));
+  }
+  std::vector<uint32_t> packed;
+  std::vector<float> scales;
+  WeightMatrix w;
+};
+
+void BM_MatVecInt4(benchmark::State& state, int64_t group, const BandwidthTable* bandwidth) {
+  const size_t threads = static_cast<size_t>(state.range(0));
+  const Int4Weights weights(kRows, group);
+  const std::vector<float> x(kCols, 0.25f);
+  std::vector<float> y(kRows);
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    MatVec(weights.w, x.data(), y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes_per_call = weights.Bytes();
+  state.SetBytesProcessed(static_cast<int64_t>(static_cast<double>(state.iterations()) * bytes_per_call));
+  state.counters["GB/s"] = benchmark::Counter(bytes_per_call * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  const auto it = bandwidth->find(threads);
+  if (it != bandwidth->end()) {
+    state.counters["of_bandwidth"] =
+        benchmark::Counter(bytes_per_call / it->second, benchmark::Counter::kIsIterationInvariantRate);
+  }
+  state.counters["Gweights/s"] = benchmark::Counter(static_cast<double>(kRows * kCols) * 1e-9,
+                                                    benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(BestTargetName());
+}
+
+// The INT4 kernel's throughput on a 64×4096 matrix that stays in cache (cf. BM_MatVecInCache).
+void BM_MatVecInt4InCache(benchmark::State& state, int64_t group) {
+  const Int4Weights weights(64, group);
+  const std::vector<float> x(kCols, 0.25f);
+  std::vector<float> y(64);
+  ThreadPool pool(1);
+  for (auto _ : state) {
+    MatVec(weights.w, x.data(), y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["Gweights/s"] =
+      benchmark::Counter(64.0 * kCols * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(BestTargetName());
+}
+
 }  // namespace
 }  // namespace octet
 
@@ -206,8 +270,20 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+  for (const int64_t group : {32, 128}) {
+    benchmark::RegisterBenchmark(("BM_MatVecInt4/g" + std::to_string(group)).c_str(), octet::BM_MatVecInt4, group,
+                                 &bandwidth)
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   for (const auto& [name, dtype] : kTypes) {
     benchmark::RegisterBenchmark((std::string("BM_MatVecInCache/") + name).c_str(), octet::BM_MatVecInCache, dtype);
+  }
+  for (const int64_t group : {32, 128}) {
+    benchmark::RegisterBenchmark(("BM_MatVecInt4InCache/g" + std::to_string(group)).c_str(),
+                                 octet::BM_MatVecInt4InCache, group);
   }
   for (const auto& [name, dtype] : kTypes) {
     benchmark::RegisterBenchmark((std::string("BM_MatMul/") + name).c_str(), octet::BM_MatMul, dtype)

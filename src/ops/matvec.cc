@@ -35,16 +35,20 @@ inline size_t DivCeil(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // Validates `w` and throws octet::Error describing the first problem.
 inline void CheckWeights(const WeightMatrix& w, const float* x, const float* y) {
-  switch (w.dtype) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kF8E4M3:
-    case DType::kF8E5M2:
-      break;
-    default:
-      Fail("matvec: weights of dtype {} are not supported (F32, F16, BF16, F8_E4M3, F8_E5M2 are)",
-           DTypeName(w.dtype));
+  if (w.packing == WeightPacking::kInt4) {
+    if (w.scale_kind == ScaleKind::kBlock) Fail("matvec: packed INT4 weights take no block scales");
+  } else {
+    switch (w.dtype) {
+      case DType::kF32:
+      case DType::kF16:
+      case DType::kBF16:
+      case DType::kF8E4M3:
+      case DType::kF8E5M2:
+        break;
+      default:
+        Fail("matvec: weights of dtype {} are not supported (F32, F16, BF16, F8_E4M3, F8_E5M2 are)",
+             DTypeName(w.dtype));
+    }
   }
   if (w.rows < 0 || w.cols < 0) Fail("matvec: negative shape [{}, {}]", w.rows, w.cols);
   if (w.rows == 0 || w.cols == 0) return;
@@ -53,6 +57,20 @@ inline void CheckWeights(const WeightMatrix& w, const float* x, const float* y) 
   if (w.scale_kind == ScaleKind::kBlock && (w.block_rows <= 0 || w.block_cols <= 0)) {
     Fail("matvec: block scale with block size [{}, {}]", w.block_rows, w.block_cols);
   }
+  if (w.scale_kind == ScaleKind::kGroup && w.group_size <= 0) {
+    Fail("matvec: group scale with group size {}", w.group_size);
+  }
+}
+
+// Float weights with group scales are block scales one row high; INT4 kernels take groups as they are.
+inline WeightMatrix Canonical(const WeightMatrix& w) {
+  WeightMatrix out = w;
+  if (w.packing == WeightPacking::kNone && w.scale_kind == ScaleKind::kGroup) {
+    out.scale_kind = ScaleKind::kBlock;
+    out.block_rows = 1;
+    out.block_cols = w.group_size;
+  }
+  return out;
 }
 
 // Multiplies the finished sum of row r by this: its row or tensor scale times `fold`, the power of two the kernel
@@ -97,6 +115,7 @@ inline void ScaleByColumnBlocks(const WeightMatrix& w, size_t row_block, const f
 #include "hwy/aligned_allocator.h"
 #include "hwy/highway.h"
 #include "ops/decode_kernels-inl.h"
+#include "ops/int4_kernels-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace octet {
@@ -151,7 +170,71 @@ void MatVecTyped(const WeightMatrix& w, const float* x, float* y, ThreadPool& po
   });
 }
 
+// ---- Packed INT4 (ops/int4_kernels-inl.h). With group edges on whole bytes (every real group size), input and
+// rows use chunk order; otherwise rows are dequantized in plain column order by scalar code and multiplied as F32.
+
+// Row r dequantized to F32 in column order, zero-padded to `stride`: the fallback for odd group sizes.
+void DecodeInt4RowPlain(const Int4Matrix& m, size_t r, size_t stride, float* out) {
+  for (size_t c = 0; c < m.cols; ++c) {
+    const size_t g = c / m.group;
+    out[c] = static_cast<float>(m.Nibble(r, c) - m.Offset(r, g)) * m.Scale(r, g);
+  }
+  std::fill(out + m.cols, out + stride, 0.0f);
+}
+
+void MatMulInt4(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
+  const Int4Matrix m(w);
+  const Int4Chunks chunks(m);
+  const bool chunked = m.ChunkOrderApplies();
+  const size_t lanes = chunks.lanes;
+  const size_t stride = chunked ? chunks.length : DivCeil(m.cols, lanes) * lanes;
+  hwy::AlignedFreeUniquePtr<float[]> x_ordered = hwy::AllocateAligned<float>(tokens * stride);
+  for (size_t t = 0; t < tokens; ++t) {
+    float* row = x_ordered.get() + t * stride;
+    if (chunked) {
+      PermuteToChunkOrder(m, chunks, x + t * m.cols, row);
+    } else {
+      std::memcpy(row, x + t * m.cols, m.cols * sizeof(float));
+      std::fill(row + m.cols, row + stride, 0.0f);
+    }
+  }
+  pool.ParallelFor(DivCeil(m.rows, kMatMulRowsPerItem), [&](size_t item) {
+    const size_t r_begin = item * kMatMulRowsPerItem;
+    const size_t r_end = std::min(m.rows, r_begin + kMatMulRowsPerItem);
+    hwy::AlignedFreeUniquePtr<float[]> decoded = hwy::AllocateAligned<float>(kMatMulRowsPerItem * stride);
+    float row_scales[kMatMulRowsPerItem];
+    for (size_t r = r_begin; r < r_end; ++r) {
+      float* out = decoded.get() + (r - r_begin) * stride;
+      if (chunked) {
+        DecodeInt4RowChunked(m, chunks, r, out);
+      } else {
+        DecodeInt4RowPlain(m, r, stride, out);
+      }
+      row_scales[r - r_begin] = 1.0f;  // scales are in the decoded rows
+    }
+    MatMulDecoded(decoded.get(), r_end - r_begin, row_scales, x_ordered.get(), tokens, stride, y + r_begin, m.rows);
+  });
+}
+
+void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  const Int4Matrix m(w);
+  if (!m.ChunkOrderApplies()) return MatMulInt4(w, x, 1, y, pool);
+  const Int4Chunks chunks(m);
+  hwy::AlignedFreeUniquePtr<float[]> x_chunked = hwy::AllocateAligned<float>(chunks.length);
+  std::vector<float> x_sums(DivCeil(m.groups, chunks.lanes) * chunks.lanes, 0.0f);
+  PermuteToChunkOrder(m, chunks, x, x_chunked.get(), x_sums.data());
+  const float* xc = x_chunked.get();
+  const float* sums = x_sums.data();
+  pool.ParallelFor(DivCeil(m.rows, kMatVecRowsPerItem), [&](size_t item) {
+    const size_t r_end = std::min(m.rows, (item + 1) * kMatVecRowsPerItem);
+    size_t r = item * kMatVecRowsPerItem;
+    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, xc, sums, y + r);
+    for (; r < r_end; ++r) y[r] = DotInt4Row(m, chunks, r, xc, sums);
+  });
+}
+
 void MatVecImpl(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  if (w.packing == WeightPacking::kInt4) return MatVecInt4(w, x, y, pool);
   switch (w.dtype) {
     case DType::kF32:
       return MatVecTyped<F32Kind>(w, x, y, pool);
@@ -210,6 +293,7 @@ void MatMulTyped(const WeightMatrix& w, const float* x, size_t tokens, float* y,
 }
 
 void MatMulImpl(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
+  if (w.packing == WeightPacking::kInt4) return MatMulInt4(w, x, tokens, y, pool);
   switch (w.dtype) {
     case DType::kF32:
       return MatMulTyped<F32Kind>(w, x, tokens, y, pool);
@@ -247,7 +331,7 @@ void MatVec(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
     std::fill(y, y + w.rows, 0.0f);
     return;
   }
-  HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, y, pool);
+  HWY_DYNAMIC_DISPATCH(MatVecImpl)(matvec_internal::Canonical(w), x, y, pool);
 }
 
 void MatMul(const WeightMatrix& w, const float* x, size_t tokens, float* y, ThreadPool& pool) {
@@ -258,7 +342,7 @@ void MatMul(const WeightMatrix& w, const float* x, size_t tokens, float* y, Thre
     std::fill(y, y + tokens * w.rows, 0.0f);
     return;
   }
-  HWY_DYNAMIC_DISPATCH(MatMulImpl)(w, x, tokens, y, pool);
+  HWY_DYNAMIC_DISPATCH(MatMulImpl)(matvec_internal::Canonical(w), x, tokens, y, pool);
 }
 
 const char* BestTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }

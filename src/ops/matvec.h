@@ -1,7 +1,7 @@
-// Matrix-vector and matrix-matrix products over weights in their storage type (F32, F16, BF16, FP8 E4M3/E5M2)
-// with their dequantization scales, accumulating in F32. The weights are never expanded in memory: each row is
-// decoded in registers as it streams by, so FP8 reads half the bytes of BF16 (on one Zen 4 core the E4M3 decode
-// is compute-bound at ~12-15 GB/s; see BENCHMARKS.md).
+// Matrix-vector and matrix-matrix products over weights in their storage type (F32, F16, BF16, FP8 E4M3/E5M2,
+// packed INT4) with their dequantization scales, accumulating in F32. The weights are never expanded in memory:
+// each row is decoded in registers as it streams by, so FP8 reads half the bytes of BF16 (on one Zen 4 core the
+// E4M3 decode is compute-bound at ~12-15 GB/s; see BENCHMARKS.md) and INT4 about a quarter.
 //
 // Kernels are compiled for every x86 target Highway 1.0.3 builds by default (AVX3 = AVX-512, AVX2, SSE4, SSSE3,
 // scalar) and the best one is picked at run time. Threads split the output rows; each output element is computed
@@ -23,7 +23,17 @@ enum class ScaleKind : uint8_t {
   kTensor,   // scales[0]
   kChannel,  // scales[r] (one per output row)
   kBlock,    // scales[(r / block_rows) * ceil(cols / block_cols) + c / block_cols]
+  kGroup,    // scales[r * ceil(cols / group_size) + c / group_size] (compressed-tensors "group"; the last group
+             // of a row may be shorter)
 };
+
+// How the elements are laid out in memory. kNone: one `dtype` element each, row-major.
+// kInt4: compressed-tensors "pack-quantized" W4A16 (FORMATS.md b.5; neuralmagic/compressed-tensors
+// compressors/quantized_compressors/pack_quantized.py `pack_to_int32`): each row is ceil(cols / 8) little-endian
+// 32-bit words; column 8k+j is nibble j (bits 4j..4j+3) of word k and holds u = q + 8 for the signed code q in
+// [-8, 7]; pad nibbles are 0. The weight is w[r][c] = (q - zp) * scale(r, c), zp from `zero_points` (0 when
+// null). `dtype` is ignored. Scale kinds kNone, kTensor, kChannel and kGroup.
+enum class WeightPacking : uint8_t { kNone, kInt4 };
 
 // A [rows, cols] row-major matrix (PyTorch Linear layout [out_features, in_features]) in its storage type.
 struct WeightMatrix {
@@ -35,6 +45,11 @@ struct WeightMatrix {
   const float* scales = nullptr;
   int64_t block_rows = 128;
   int64_t block_cols = 128;
+  int64_t group_size = 0;  // ScaleKind::kGroup
+  WeightPacking packing = WeightPacking::kNone;
+  // kInt4 asymmetric: one zero point in [-8, 7] per row and scale group, [rows, ceil(cols / group_size)] for
+  // kGroup, [rows] for kChannel, [1] for kTensor/kNone; null = symmetric (all zero).
+  const int8_t* zero_points = nullptr;
 };
 
 // y[r] = sum_c w[r][c] * x[c], for r in [0, rows).

@@ -1,6 +1,7 @@
 #include "runtime/linear.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "runtime/activation_quant.h"
 #include "runtime/tensor_decode.h"
@@ -53,9 +54,11 @@ Linear Linear::FromTensor(const TensorView& weight, const std::string& module) {
 Linear Linear::Load(const Checkpoint& checkpoint, const std::string& module, int64_t out, int64_t in,
                     const CheckpointQuantParams& params) {
   const TensorView* weight = checkpoint.Find(module + ".weight");
-  if (weight == nullptr && checkpoint.Find(module + ".weight_packed") != nullptr) {
-    Fail("{}: '{}' holds packed integer weights (weight_packed), which the runtime does not run yet",
-         checkpoint.dir().string(), module);
+  if (const TensorView* packed = checkpoint.Find(module + ".weight_packed")) {
+    if (weight != nullptr) {
+      Fail("{}: '{}' has both weight and weight_packed; expected one", packed->file, module);
+    }
+    return LoadPackedInt4(checkpoint, module, out, in, params);
   }
   if (weight == nullptr) weight = &checkpoint.Get(module + ".weight");
   ExpectShape(*weight, {out, in});
@@ -149,6 +152,141 @@ Linear Linear::Load(const Checkpoint& checkpoint, const std::string& module, int
   return linear;
 }
 
+namespace {
+
+// Reads an integer tensor (I32 or I64) of at most a few elements, e.g. weight_shape.
+std::vector<int64_t> ReadIntegers(const TensorView& view) {
+  std::vector<int64_t> values(view.num_elements());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (view.dtype == DType::kI64) {
+      std::memcpy(&values[i], view.bytes.data() + 8 * i, 8);
+    } else {
+      int32_t v;
+      std::memcpy(&v, view.bytes.data() + 4 * i, 4);
+      values[i] = v;
+    }
+  }
+  return values;
+}
+
+void ExpectDType(const TensorView& view, DType dtype, const char* what) {
+  if (view.dtype != dtype) {
+    Fail("{}: tensor '{}' is {}; expected {} ({})", view.file, view.name, DTypeName(view.dtype), DTypeName(dtype),
+         what);
+  }
+}
+
+}  // namespace
+
+// Layout sources: neuralmagic/compressed-tensors compressors/quantized_compressors/pack_quantized.py
+// (compression_param_info: weight_packed [out, ceil(in / 8)] int32, weight_zero_point [ceil(out / 8), groups]
+// int32 packed with packed_dim=0 by pack_to_int32, which stores zp + 8 like the weights) and vLLM
+// compressed_tensors_wNa16.py (weight_shape int64[2]; weight_g_idx int32[in] only with actorder "group"; the
+// asymmetric kernel type is uint4 with the stored zero point, i.e. w = (u - (zp + 8)) * s = (q - zp) * s).
+// vLLM sizes scales in / group_size and so needs in to be a multiple of the group; compressed-tensors' own
+// initialize_qparams uses ceil(in / group_size), and so does octet: a shorter last group is accepted.
+Linear Linear::LoadPackedInt4(const Checkpoint& checkpoint, const std::string& module, int64_t out, int64_t in,
+                              const CheckpointQuantParams& params) {
+  const TensorView& packed = checkpoint.Get(module + ".weight_packed");
+  ExpectDType(packed, DType::kI32, "eight 4-bit codes per word");
+  ExpectShape(packed, {out, CeilDiv(in, 8)});
+  if (const TensorView* shape = checkpoint.Find(module + ".weight_shape")) {
+    if (shape->dtype != DType::kI64 && shape->dtype != DType::kI32) {
+      Fail("{}: tensor '{}' is {}; expected I64", shape->file, shape->name, DTypeName(shape->dtype));
+    }
+    ExpectShape(*shape, {2});
+    const std::vector<int64_t> dims = ReadIntegers(*shape);
+    if (dims[0] != out || dims[1] != in) {
+      Fail("{}: tensor '{}' = [{}, {}], but the model config gives [{}, {}]", shape->file, shape->name, dims[0],
+           dims[1], out, in);
+    }
+  }
+  if (params.activations_declared && params.activations != ActivationQuant::kNone) {
+    Fail("{}: '{}' has INT4 weights with {} activations; the runtime runs INT4 only weight-only (W4A16)",
+         packed.file, module, ActivationQuantName(params.activations));
+  }
+  if (const TensorView* input_scale = FindFirst(checkpoint, module, {".input_scale", ".activation_scale"})) {
+    Fail("{}: tensor '{}': INT4 weights run weight-only (W4A16); activation scales are not supported",
+         input_scale->file, input_scale->name);
+  }
+
+  Linear linear;
+  linear.module_ = module;
+  linear.dtype_ = DType::kI32;
+  linear.packing_ = WeightPacking::kInt4;
+  linear.rows_ = out;
+  linear.cols_ = in;
+  linear.data_ = packed.bytes.data();
+
+  // Scales: per group along the input, or one per row.
+  const TensorView& scale = checkpoint.Get(module + ".weight_scale");
+  linear.scales_ = DecodeTensorF32(scale);
+  for (float s : linear.scales_) {
+    if (!std::isfinite(s) || s <= 0) {
+      Fail("{}: tensor '{}' holds a scale that is not finite and positive ({})", scale.file, scale.name, s);
+    }
+  }
+  const bool per_row = (scale.shape.size() == 1 && scale.shape[0] == out) ||
+                       (scale.shape.size() == 2 && scale.shape[0] == out && scale.shape[1] == 1);
+  int64_t groups = 1;
+  if (params.int_weights_per_channel || (!params.int_weights && per_row)) {
+    if (!per_row) {
+      Fail("{}: tensor '{}' has shape {}, expected [{}, 1] (per-channel scales)", scale.file, scale.name,
+           ShapeToString(scale.shape), out);
+    }
+    linear.scale_kind_ = ScaleKind::kChannel;
+  } else {
+    const int64_t group = params.weight_group_size;
+    if (group <= 0) {
+      Fail("{}: tensor '{}' has shape {}, which needs a group_size, and quantization_config declares none",
+           scale.file, scale.name, ShapeToString(scale.shape));
+    }
+    groups = CeilDiv(in, group);
+    ExpectShape(scale, {out, groups});
+    linear.scale_kind_ = ScaleKind::kGroup;
+    linear.group_size_ = group;
+  }
+
+  // Zero points, asymmetric only.
+  const TensorView* zero_point = checkpoint.Find(module + ".weight_zero_point");
+  if (params.int_weights && !params.int_weights_symmetric && zero_point == nullptr) {
+    Fail("{}: '{}': quantization_config declares asymmetric int4 weights but there is no weight_zero_point",
+         packed.file, module);
+  }
+  if (params.int_weights && params.int_weights_symmetric && zero_point != nullptr) {
+    Fail("{}: tensor '{}' present, but quantization_config declares symmetric int4 weights", zero_point->file,
+         zero_point->name);
+  }
+  if (zero_point != nullptr) {
+    ExpectDType(*zero_point, DType::kI32, "eight 4-bit zero points per word, packed along the output dimension");
+    ExpectShape(*zero_point, {CeilDiv(out, 8), groups});
+    linear.zero_points_.resize(static_cast<size_t>(out * groups));
+    for (int64_t r = 0; r < out; ++r) {
+      for (int64_t g = 0; g < groups; ++g) {
+        uint32_t word;
+        std::memcpy(&word, zero_point->bytes.data() + 4 * ((r / 8) * groups + g), 4);
+        linear.zero_points_[r * groups + g] = static_cast<int8_t>(static_cast<int>((word >> (4 * (r % 8))) & 0xF) - 8);
+      }
+    }
+  }
+
+  // Activation order: only the identity permutation (what octet writes) runs.
+  if (const TensorView* g_idx = checkpoint.Find(module + ".weight_g_idx")) {
+    ExpectDType(*g_idx, DType::kI32, "group index per input column");
+    ExpectShape(*g_idx, {in});
+    const std::vector<int64_t> index = ReadIntegers(*g_idx);
+    const int64_t group = linear.scale_kind_ == ScaleKind::kGroup ? linear.group_size_ : in;
+    for (int64_t c = 0; c < in; ++c) {
+      if (index[c] != c / group) {
+        Fail("{}: tensor '{}' maps column {} to group {} (activation order \"group\"); the runtime runs only "
+             "static group order (g_idx[c] = c / group_size)",
+             g_idx->file, g_idx->name, c, index[c]);
+      }
+    }
+  }
+  return linear;
+}
+
 WeightMatrix Linear::matrix() const {
   WeightMatrix w;
   w.dtype = dtype_;
@@ -159,6 +297,9 @@ WeightMatrix Linear::matrix() const {
   w.scales = scales_.empty() ? nullptr : scales_.data();
   w.block_rows = block_rows_;
   w.block_cols = block_cols_;
+  w.group_size = group_size_;
+  w.packing = packing_;
+  w.zero_points = zero_points_.empty() ? nullptr : zero_points_.data();
   return w;
 }
 

@@ -11,6 +11,15 @@
 //                         a 1-element one is per-tensor (HF FineGrainedFP8 without blocks)
 //   neither               scale 1 (MLC-style direct E5M2 cast)
 //   <p>.input_scale       static activation scale ([] or [1]); HF FineGrainedFP8 names it activation_scale
+//
+// An INT4 linear (compressed-tensors "pack-quantized" W4A16, FORMATS.md b.5) instead holds
+//   <p>.weight_packed     [out, ceil(in / 8)] I32, eight 4-bit codes per word (ops/matvec.h WeightPacking::kInt4)
+//   <p>.weight_scale      [out, ceil(in / group_size)] (strategy group) or [out, 1] / [out] (channel), F32/F16/BF16
+//   <p>.weight_zero_point [ceil(out / 8), groups] I32, asymmetric only: codes zp + 8 packed along dim 0, unpacked
+//                         here to int8
+//   <p>.weight_shape      [2] I64 (or I32) = [out, in]; checked when present
+//   <p>.weight_g_idx      [in] I32, actorder "group" only: accepted only when it is the identity order c / group
+// and its input is never quantized (W4A16).
 #ifndef OCTET_RUNTIME_LINEAR_H_
 #define OCTET_RUNTIME_LINEAR_H_
 
@@ -43,6 +52,9 @@ class Linear {
   int64_t cols() const { return cols_; }
   DType dtype() const { return dtype_; }
   ScaleKind scale_kind() const { return scale_kind_; }
+  WeightPacking packing() const { return packing_; }
+  int64_t group_size() const { return group_size_; }             // ScaleKind::kGroup
+  const std::vector<int8_t>& zero_points() const { return zero_points_; }  // INT4 asymmetric, else empty
   const std::vector<float>& scales() const { return scales_; }
   int64_t block_rows() const { return block_rows_; }
   int64_t block_cols() const { return block_cols_; }
@@ -59,6 +71,10 @@ class Linear {
   void Apply(const float* x, size_t tokens, float* y, ThreadPool& pool) const;
 
  private:
+  // Loads `module`.weight_packed and its siblings (see above); called by Load.
+  static Linear LoadPackedInt4(const Checkpoint& checkpoint, const std::string& module, int64_t out, int64_t in,
+                               const CheckpointQuantParams& params);
+
   std::string module_;
   DType dtype_ = DType::kF32;
   int64_t rows_ = 0;
@@ -68,6 +84,9 @@ class Linear {
   std::vector<float> scales_;
   int64_t block_rows_ = 128;
   int64_t block_cols_ = 128;
+  int64_t group_size_ = 0;
+  WeightPacking packing_ = WeightPacking::kNone;
+  std::vector<int8_t> zero_points_;
   ActivationQuant activations_ = ActivationQuant::kNone;
   float input_scale_ = 1.0f;
   int64_t activation_group_ = 0;

@@ -69,6 +69,59 @@ void ParseInputActivations(const nlohmann::json& args, const std::string& source
   }
 }
 
+// A config group's integer weights (QuantizationArgs with type "int"; FORMATS.md b.1, b.5): only what the
+// runtime executes, 4-bit packed with per-group or per-channel scales, is accepted; the rest fails naming the
+// field. Source of the field semantics: vllm-project/compressed-tensors quantization/quant_args.py (strategy
+// inferred from group_size when null; actorder aliases) and vLLM compressed_tensors_wNa16.py (W4A16 scheme).
+void ParseIntWeights(const std::string& group_name, const nlohmann::json& scheme, const nlohmann::json& weights,
+                     const std::string& global_format, const std::string& source, CheckpointQuantParams& params) {
+  const std::string where = source + ": config_groups." + group_name + ".weights";
+  const int bits = weights.value("num_bits", 8);
+  if (bits != 4) Fail("{}: {}-bit int weights are not supported (only 4-bit, format pack-quantized)", where, bits);
+  const std::string format = scheme.contains("format") && scheme["format"].is_string()
+                                 ? scheme["format"].get<std::string>()
+                                 : global_format;
+  if (!format.empty() && format != "pack-quantized") {
+    Fail("{}: int4 weights in format \"{}\" are not supported (only pack-quantized)", where, format);
+  }
+  const int64_t group_size = weights.contains("group_size") && weights["group_size"].is_number_integer()
+                                 ? weights["group_size"].get<int64_t>()
+                                 : 0;
+  std::string strategy = weights.contains("strategy") && weights["strategy"].is_string()
+                             ? weights["strategy"].get<std::string>()
+                             : std::string();
+  if (strategy.empty()) strategy = group_size > 0 ? "group" : group_size == -1 ? "channel" : "tensor";
+  if (strategy != "group" && strategy != "channel") {
+    Fail("{}: int4 weights with strategy \"{}\" are not supported (group, channel)", where, strategy);
+  }
+  if (strategy == "group" && group_size <= 0) Fail("{}: strategy \"group\" needs a positive group_size", where);
+  const nlohmann::json actorder = weights.value("actorder", nlohmann::json());
+  const bool group_actorder = (actorder.is_boolean() && actorder.get<bool>()) ||
+                              (actorder.is_string() && (actorder == "group" || actorder == "dynamic"));
+  if (!actorder.is_null() && !actorder.is_boolean() &&
+      !(actorder.is_string() && (actorder == "group" || actorder == "dynamic" || actorder == "weight" ||
+                                 actorder == "static"))) {
+    Fail("{}: unknown actorder {}", where, actorder.dump());
+  }
+  const bool symmetric = weights.value("symmetric", true);
+  const int64_t declared_group = strategy == "group" ? group_size : 0;
+  if (params.int_weights && (params.int_weights_symmetric != symmetric ||
+                             params.int_weights_per_channel != (strategy == "channel") ||
+                             params.weight_group_size != declared_group)) {
+    Fail("{}: config groups declare different int4 weight schemes, which the runtime does not support", source);
+  }
+  params.int_weights = true;
+  params.int_weights_symmetric = symmetric;
+  params.int_weights_per_channel = strategy == "channel";
+  params.int_weights_group_actorder = params.int_weights_group_actorder || group_actorder;
+  params.weight_group_size = declared_group;
+  const nlohmann::json inputs = scheme.value("input_activations", nlohmann::json());
+  if (!inputs.is_null()) {
+    Fail("{}: int4 weights with quantized input activations are not supported (only W4A16: "
+         "input_activations null)", source + ": config_groups." + group_name);
+  }
+}
+
 void ParseCompressedTensors(const nlohmann::json& qc, const std::string& source, CheckpointQuantParams& params) {
   const auto groups = qc.find("config_groups");
   if (groups == qc.end() || !groups->is_object() || groups->empty()) {
@@ -85,6 +138,10 @@ void ParseCompressedTensors(const nlohmann::json& qc, const std::string& source,
     activations = args;
     const nlohmann::json weights = scheme.value("weights", nlohmann::json());
     if (!weights.is_object()) continue;
+    if (weights.value("type", std::string("int")) == "int") {
+      ParseIntWeights(name, scheme, weights, qc.value("format", std::string()), source, params);
+      continue;
+    }
     const std::string strategy = weights.value("strategy", std::string());
     if (strategy == "block" && weights.contains("block_structure") && !weights["block_structure"].is_null()) {
       std::tie(params.block_rows, params.block_cols) =

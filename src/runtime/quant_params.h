@@ -1,7 +1,8 @@
 // How a checkpoint's quantized linears run: the activation scheme and scale layouts that config.json
 // `quantization_config` declares, in the dialects octet reads (FORMATS.md a and b):
 //   vLLM / HF fp8:        quant_method containing "fp8", activation_scheme static|dynamic, weight_block_size;
-//   compressed-tensors:   config_groups.*.weights (strategy, block_structure, group_size) and
+//   compressed-tensors:   config_groups.*.weights (strategy, block_structure, group_size; type "int" 4-bit
+//                         pack-quantized W4A16: symmetric, strategy group|channel, actorder) and
 //                         config_groups.*.input_activations (null = weight-only; dynamic token/group/tensor;
 //                         static tensor);
 //   anything else (octet's own methods): activation_scheme when present, otherwise inferred from the tensors.
@@ -39,6 +40,12 @@ struct CheckpointQuantParams {
   int64_t block_cols = 0;
   // compressed-tensors "group" weight strategy: scales [out, ceil(in / group)].
   int64_t weight_group_size = 0;
+  // compressed-tensors integer weights (config_groups.*.weights.type "int"; only 4-bit "pack-quantized" runs):
+  // linears then hold `weight_packed` (runtime/linear.h).
+  bool int_weights = false;
+  bool int_weights_symmetric = true;     // false: weight_zero_point tensors
+  bool int_weights_per_channel = false;  // strategy "channel" (else "group" of weight_group_size)
+  bool int_weights_group_actorder = false;  // actorder "group": weight_g_idx tensors may reorder columns
 };
 
 // Parses config["quantization_config"] (absent or null = no declarations). `source` prefixes errors.

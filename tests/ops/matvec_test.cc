@@ -174,6 +174,8 @@ std::string Describe(const ScaleConfig& s) {
       return "scale channel";
     case ScaleKind::kBlock:
       return "scale block " + std::to_string(s.block_rows) + "x" + std::to_string(s.block_cols);
+    case ScaleKind::kGroup:
+      return "scale group " + std::to_string(s.block_cols);
   }
   return "?";
 }
@@ -189,6 +191,8 @@ size_t NumScales(const ScaleConfig& s, int64_t rows, int64_t cols) {
     case ScaleKind::kBlock:
       return static_cast<size_t>(((rows + s.block_rows - 1) / s.block_rows) *
                                  ((cols + s.block_cols - 1) / s.block_cols));
+    case ScaleKind::kGroup:  // group size in block_cols
+      return static_cast<size_t>(rows * ((cols + s.block_cols - 1) / s.block_cols));
   }
   return 0;
 }
@@ -203,6 +207,8 @@ double RefScale(const ScaleConfig& s, const std::vector<float>& scales, int64_t 
       return scales[r];
     case ScaleKind::kBlock:
       return scales[(r / s.block_rows) * ((cols + s.block_cols - 1) / s.block_cols) + c / s.block_cols];
+    case ScaleKind::kGroup:
+      return scales[r * ((cols + s.block_cols - 1) / s.block_cols) + c / s.block_cols];
   }
   return 0.0;
 }
@@ -227,6 +233,7 @@ struct Case {
     w.scales = scales.empty() ? nullptr : scales.data();
     w.block_rows = scale.block_rows;
     w.block_cols = scale.block_cols;
+    w.group_size = scale.kind == ScaleKind::kGroup ? scale.block_cols : 0;
     return w;
   }
 };
@@ -274,7 +281,7 @@ void ExpectMatchesReference(const Case& k, const std::vector<float>& y, size_t t
 const DType kDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kF8E5M2};
 const ScaleConfig kScales[] = {{ScaleKind::kNone},         {ScaleKind::kTensor},      {ScaleKind::kChannel},
                                {ScaleKind::kBlock},        {ScaleKind::kBlock, 4, 16}, {ScaleKind::kBlock, 3, 5},
-                               {ScaleKind::kBlock, 1, 7}};
+                               {ScaleKind::kBlock, 1, 7},  {ScaleKind::kGroup, 1, 7}};
 const std::pair<int64_t, int64_t> kShapes[] = {{1, 1},    {1, 13},   {3, 1},     {3, 13},  {13, 64},
                                                {64, 172}, {172, 257}, {257, 1003}, {5, 1003}};
 

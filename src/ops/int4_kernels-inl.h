@@ -1,0 +1,327 @@
+// Per-target building blocks of the packed-INT4 weight kernels (WeightPacking::kInt4, see ops/matvec.h):
+// nibbles are dequantized in registers as the packed rows stream by. Included once per target by
+// ops/matvec.cc (after hwy/foreach_target.h); not a public header.
+//
+// Packed layout (compressed-tensors pack-quantized; neuralmagic/compressed-tensors
+// src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py `pack_to_int32`, which ORs value i
+// of each run of 8 into bits 4i of an int32; vLLM compressed_tensors_wNa16.py loads the same `weight_packed`
+// [out, in / 8] int32 with packed_dim 1): with little-endian words, byte b of a row holds column 2b in its low
+// nibble and column 2b + 1 in its high nibble, each as u = q + 8.
+//
+// The kernels take the input in "chunk order" instead of column order so that decoding needs no shuffles: a
+// chunk is 2·N consecutive columns of one scale group (N = Lanes(df)), read as N bytes that widen to N 32-bit
+// lanes; lane i of the low-nibble vector is column 2i, of the high-nibble vector column 2i + 1. The input is
+// permuted once per call to match (x_lo[i] = x[c + 2i], x_hi[i] = x[c + 2i + 1]), zero where a chunk runs past
+// its group, so the product of every weight outside the group is exactly 0. Each group of G columns takes
+// ceil(G / 2N) chunks, so groups start at whole chunks and one scale multiplies the group's partial sums.
+
+// Shared, target-independent description of an INT4 matrix; defined once.
+#ifndef OCTET_OPS_INT4_KERNELS_SHARED_
+#define OCTET_OPS_INT4_KERNELS_SHARED_
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/matvec.h"
+
+namespace octet {
+
+// Group geometry, scale and zero point lookups of an INT4 WeightMatrix (validated by the caller).
+struct Int4Matrix {
+  explicit Int4Matrix(const WeightMatrix& w)
+      : w(w),
+        rows(static_cast<size_t>(w.rows)),
+        cols(static_cast<size_t>(w.cols)),
+        group(w.scale_kind == ScaleKind::kGroup ? static_cast<size_t>(w.group_size) : cols),
+        groups((cols + group - 1) / group),
+        row_bytes(4 * ((cols + 7) / 8)),
+        data(static_cast<const uint8_t*>(w.data)),
+        scale_step(w.scale_kind == ScaleKind::kGroup ? 1 : 0),
+        zero_step(w.scale_kind == ScaleKind::kGroup ? 1 : 0) {}
+
+  // The kernels' chunk order needs every group to start at a whole byte.
+  bool ChunkOrderApplies() const { return group % 2 == 0 || groups == 1; }
+
+  // Row r's scales, one per group `scale_step` apart (0: the same scale for all groups).
+  const float* ScaleRow(size_t r) const {
+    switch (w.scale_kind) {
+      case ScaleKind::kTensor:
+        return w.scales;
+      case ScaleKind::kChannel:
+        return w.scales + r;
+      case ScaleKind::kGroup:
+        return w.scales + r * groups;
+      default:
+        return &kUnitScale;
+    }
+  }
+  // Row r's zero points, one per group `zero_step` apart; null when symmetric.
+  const int8_t* ZeroRow(size_t r) const {
+    if (w.zero_points == nullptr) return nullptr;
+    switch (w.scale_kind) {
+      case ScaleKind::kChannel:
+        return w.zero_points + r;
+      case ScaleKind::kGroup:
+        return w.zero_points + r * groups;
+      default:
+        return w.zero_points;
+    }
+  }
+  float Scale(size_t r, size_t g) const { return ScaleRow(r)[g * scale_step]; }
+  // The stored-value offset to subtract from a nibble u: 8 + zero point, so u - Offset = q - zp.
+  int32_t Offset(size_t r, size_t g) const {
+    const int8_t* zero = ZeroRow(r);
+    return 8 + (zero ? zero[g * zero_step] : 0);
+  }
+
+  // Nibble of column c in row r (0..15).
+  int32_t Nibble(size_t r, size_t c) const { return (data[r * row_bytes + c / 2] >> (4 * (c & 1))) & 0xF; }
+
+  const WeightMatrix& w;
+  size_t rows, cols;
+  size_t group;      // columns per scale group (all columns for one scale per row)
+  size_t groups;     // scale groups per row
+  size_t row_bytes;  // bytes per packed row: whole 32-bit words
+  const uint8_t* data;
+  size_t scale_step;
+  size_t zero_step;
+  static constexpr float kUnitScale = 1.0f;
+};
+
+}  // namespace octet
+#endif  // OCTET_OPS_INT4_KERNELS_SHARED_
+
+// Per-target include guard (the Highway idiom).
+#if defined(OCTET_OPS_INT4_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef OCTET_OPS_INT4_KERNELS_INL_H_
+#undef OCTET_OPS_INT4_KERNELS_INL_H_
+#else
+#define OCTET_OPS_INT4_KERNELS_INL_H_
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace octet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Chunk geometry on this target.
+struct Int4Chunks {
+  explicit Int4Chunks(const Int4Matrix& m)
+      : lanes(hn::Lanes(hn::ScalableTag<float>())),
+        width(2 * lanes),
+        per_group((m.group + width - 1) / width),
+        length(m.groups * per_group * width) {}
+  size_t lanes;
+  size_t width;      // columns per chunk
+  size_t per_group;  // chunks per scale group
+  size_t length;     // floats of an input (or decoded row) in chunk order
+};
+
+// x (cols floats, column order) -> out (chunks.length floats, chunk order, zeros past each group's end), and,
+// when `sums` is not null, sums[g] = the sum of group g's inputs (in column order) for g < groups; the caller
+// zero-pads sums to whole vectors (OffsetCorrection).
+inline void PermuteToChunkOrder(const Int4Matrix& m, const Int4Chunks& chunks, const float* HWY_RESTRICT x,
+                                float* HWY_RESTRICT out, float* HWY_RESTRICT sums = nullptr) {
+  const size_t n = chunks.lanes;
+  for (size_t g = 0; g < m.groups; ++g) {
+    const size_t group_end = std::min(m.cols, (g + 1) * m.group);
+    if (sums != nullptr) {
+      float sum = 0;
+      for (size_t c = g * m.group; c < group_end; ++c) sum += x[c];
+      sums[g] = sum;
+    }
+    for (size_t k = 0; k < chunks.per_group; ++k) {
+      const size_t c = g * m.group + k * chunks.width;
+      float* HWY_RESTRICT o = out + (g * chunks.per_group + k) * chunks.width;
+      for (size_t i = 0; i < n; ++i) {
+        o[i] = c + 2 * i < group_end ? x[c + 2 * i] : 0.0f;
+        o[n + i] = c + 2 * i + 1 < group_end ? x[c + 2 * i + 1] : 0.0f;
+      }
+    }
+  }
+}
+
+// Lanes(df) bytes of row data at byte `offset` of the matrix, widened to 32-bit lanes. Near the end of the
+// matrix (which may be the end of a memory mapping) the bytes are copied to a zeroed buffer first; kChecked =
+// false skips that test where the caller knows the read stays inside.
+template <bool kChecked = true, class DU>
+HWY_INLINE hn::Vec<DU> LoadPackedBytes(DU du32, const Int4Matrix& m, size_t offset) {
+  const hn::Rebind<uint8_t, DU> du8;
+  const size_t n = hn::Lanes(du32);
+  const size_t total = m.rows * m.row_bytes;
+  if (!kChecked || HWY_LIKELY(offset + n <= total)) return hn::PromoteTo(du32, hn::LoadU(du8, m.data + offset));
+  uint8_t buf[HWY_MAX_BYTES / sizeof(float)] = {};
+  std::memcpy(buf, m.data + offset, total - offset);
+  return hn::PromoteTo(du32, hn::LoadU(du8, buf));
+}
+
+// blk += lo nibbles * x_lo + hi nibbles * x_hi for one chunk of one row (the nibbles as stored, 0..15: the
+// offsets 8 + zp are taken off once per row, see DotInt4Rows4).
+template <class DF>
+HWY_INLINE void AccumulateChunk(DF df, hn::Vec<hn::RebindToUnsigned<DF>> bytes, hn::Vec<DF> x_lo,
+                                hn::Vec<DF> x_hi, hn::Vec<DF>& blk) {
+  const hn::RebindToSigned<DF> di32;
+  const hn::RebindToUnsigned<DF> du32;
+  const auto lo = hn::BitCast(di32, hn::And(bytes, hn::Set(du32, 0xFu)));
+  const auto hi = hn::BitCast(di32, hn::ShiftRight<4>(bytes));
+  blk = hn::MulAdd(hn::ConvertTo(df, lo), x_lo, blk);
+  blk = hn::MulAdd(hn::ConvertTo(df, hi), x_hi, blk);
+}
+
+// The stored nibble u = q + 8: the kernels multiply u and take off kInt4Offset + zp per group afterwards.
+constexpr int32_t kInt4Offset = 8;
+
+// sum over groups g of (8 + zp[r][g]) * scale[r][g] * x_sums[g]: the offsets' share of row r's dot product
+// (see DotInt4Rows4). A short dot product over the groups, vectorized for group scales (x_sums is padded with
+// zeros to whole vectors); a row's last partial vector of scales and zero points goes through a buffer, so no
+// value of another row enters the sum.
+HWY_INLINE float OffsetCorrection(const Int4Matrix& m, size_t r, const float* HWY_RESTRICT x_sums) {
+  const float* scales = m.ScaleRow(r);
+  const int8_t* zeros = m.ZeroRow(r);
+  if (m.scale_step == 0) {
+    return static_cast<float>(kInt4Offset + (zeros ? zeros[0] : 0)) * scales[0] * x_sums[0];
+  }
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di32;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  const size_t n = hn::Lanes(df);
+  const auto bias = hn::Set(di32, kInt4Offset);
+  auto acc = hn::Zero(df);
+  for (size_t g = 0; g < m.groups; g += n) {
+    const size_t valid = std::min(n, m.groups - g);
+    auto offsets = hn::Set(df, static_cast<float>(kInt4Offset));
+    hn::Vec<decltype(df)> s;
+    if (valid == n) {
+      s = hn::LoadU(df, scales + g);
+      if (zeros) {
+        offsets = hn::ConvertTo(df, hn::Add(hn::PromoteTo(di32, hn::LoadU(di8, zeros + g)), bias));
+      }
+    } else {
+      HWY_ALIGN float s_buf[HWY_MAX_BYTES / sizeof(float)] = {};
+      int8_t z_buf[HWY_MAX_BYTES / sizeof(float)] = {};
+      std::memcpy(s_buf, scales + g, valid * sizeof(float));
+      s = hn::Load(df, s_buf);
+      if (zeros) {
+        std::memcpy(z_buf, zeros + g, valid);
+        offsets = hn::ConvertTo(df, hn::Add(hn::PromoteTo(di32, hn::LoadU(di8, z_buf)), bias));
+      }
+    }
+    acc = hn::MulAdd(hn::Mul(offsets, s), hn::LoadU(df, x_sums + g), acc);
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc));
+}
+
+// out[0..3] = dot(row r + i, x) for 4 rows, x in chunk order, x_sums[g] the sum of x over group g. Per group and
+// row the chunks accumulate u·x lane-wise (u = stored nibble) into a block sum, which is multiplied by the
+// group's scale s and added to the row's accumulator; the offsets o = 8 + zp go in as sum_g o·s·x_sums[g]
+// subtracted at the end (OffsetCorrection): sum (u - o)·s·x = s·sum u·x - o·s·sum x. That leaves 7 vector
+// operations per chunk of 2N weights (widen, and, shift, 2 conversions, 2 FMAs) and one FMA per group, instead
+// of subtracting the offset from every nibble. It costs a little accuracy, still F32-level: the u·x terms reach
+// 15|x| where (q - zp)·x average ~4|x|, and the two sums partly cancel. Named variables as in decode_kernels-inl.h (GCC spills arrays of vectors).
+template <bool kChecked>
+HWY_INLINE void DotInt4Rows4Impl(const Int4Matrix& m, const Int4Chunks& chunks, size_t r,
+                                 const float* HWY_RESTRICT x, const float* HWY_RESTRICT x_sums,
+                                 float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du32;
+  const size_t n = chunks.lanes;
+  const float *s0 = m.ScaleRow(r), *s1 = m.ScaleRow(r + 1), *s2 = m.ScaleRow(r + 2), *s3 = m.ScaleRow(r + 3);
+  auto a0 = hn::Zero(df), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t g = 0; g < m.groups; ++g) {
+    auto b0 = hn::Zero(df), b1 = b0, b2 = b0, b3 = b0;
+    const size_t group_begin = g * m.group;
+    const size_t group_end = std::min(m.cols, group_begin + m.group);
+    const float* HWY_RESTRICT xg = x + g * chunks.per_group * chunks.width;
+    for (size_t c = group_begin; c < group_end; c += chunks.width, xg += chunks.width) {
+      const auto x_lo = hn::Load(df, xg);
+      const auto x_hi = hn::Load(df, xg + n);
+      const size_t offset = r * m.row_bytes + c / 2;
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset), x_lo, x_hi, b0);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + m.row_bytes), x_lo, x_hi, b1);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 2 * m.row_bytes), x_lo, x_hi, b2);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 3 * m.row_bytes), x_lo, x_hi, b3);
+    }
+    const size_t gs = g * m.scale_step;
+    a0 = hn::MulAdd(b0, hn::Set(df, s0[gs]), a0);
+    a1 = hn::MulAdd(b1, hn::Set(df, s1[gs]), a1);
+    a2 = hn::MulAdd(b2, hn::Set(df, s2[gs]), a2);
+    a3 = hn::MulAdd(b3, hn::Set(df, s3[gs]), a3);
+  }
+  out[0] = hn::GetLane(hn::SumOfLanes(df, a0)) - OffsetCorrection(m, r, x_sums);
+  out[1] = hn::GetLane(hn::SumOfLanes(df, a1)) - OffsetCorrection(m, r + 1, x_sums);
+  out[2] = hn::GetLane(hn::SumOfLanes(df, a2)) - OffsetCorrection(m, r + 2, x_sums);
+  out[3] = hn::GetLane(hn::SumOfLanes(df, a3)) - OffsetCorrection(m, r + 3, x_sums);
+}
+
+// Reads of rows r..r+3 stay inside the matrix when another row follows them (a chunk reads at most Lanes bytes
+// past its row's last byte), so all but the last rows skip the per-load bounds test.
+HWY_INLINE void DotInt4Rows4(const Int4Matrix& m, const Int4Chunks& chunks, size_t r,
+                             const float* HWY_RESTRICT x, const float* HWY_RESTRICT x_sums,
+                             float* HWY_RESTRICT out) {
+  if ((r + 4) * m.row_bytes + chunks.lanes <= m.rows * m.row_bytes) {
+    DotInt4Rows4Impl<false>(m, chunks, r, x, x_sums, out);
+  } else {
+    DotInt4Rows4Impl<true>(m, chunks, r, x, x_sums, out);
+  }
+}
+
+// dot(row r, x) for a single row (rows left over from groups of 4), as DotInt4Rows4.
+HWY_INLINE float DotInt4Row(const Int4Matrix& m, const Int4Chunks& chunks, size_t r, const float* HWY_RESTRICT x,
+                            const float* HWY_RESTRICT x_sums) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du32;
+  const float* scales = m.ScaleRow(r);
+  auto acc = hn::Zero(df);
+  for (size_t g = 0; g < m.groups; ++g) {
+    auto blk = hn::Zero(df);
+    const size_t group_begin = g * m.group;
+    const size_t group_end = std::min(m.cols, group_begin + m.group);
+    const float* HWY_RESTRICT xg = x + g * chunks.per_group * chunks.width;
+    for (size_t c = group_begin; c < group_end; c += chunks.width, xg += chunks.width) {
+      AccumulateChunk(df, LoadPackedBytes(du32, m, r * m.row_bytes + c / 2), hn::Load(df, xg),
+                      hn::Load(df, xg + chunks.lanes), blk);
+    }
+    acc = hn::MulAdd(blk, hn::Set(df, scales[g * m.scale_step]), acc);
+  }
+  return hn::GetLane(hn::SumOfLanes(df, acc)) - OffsetCorrection(m, r, x_sums);
+}
+
+// Row r dequantized to F32 ((q - zp) * scale) in chunk order into `out` (aligned, chunks.length floats); columns
+// past a group's end decode to whatever their nibbles hold (finite), matched by zeros in the permuted input.
+HWY_INLINE void DecodeInt4RowChunked(const Int4Matrix& m, const Int4Chunks& chunks, size_t r,
+                                     float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di32;
+  const hn::RebindToUnsigned<decltype(df)> du32;
+  const size_t n = chunks.lanes;
+  for (size_t g = 0; g < m.groups; ++g) {
+    const auto offset = hn::Set(di32, m.Offset(r, g));
+    const auto scale = hn::Set(df, m.Scale(r, g));
+    const size_t group_begin = g * m.group;
+    const size_t group_end = std::min(m.cols, group_begin + m.group);
+    float* HWY_RESTRICT og = out + g * chunks.per_group * chunks.width;
+    size_t k = 0;
+    for (size_t c = group_begin; c < group_end; ++k, c += chunks.width) {
+      const auto bytes = LoadPackedBytes(du32, m, r * m.row_bytes + c / 2);
+      const auto lo = hn::BitCast(di32, hn::And(bytes, hn::Set(du32, 0xFu)));
+      const auto hi = hn::BitCast(di32, hn::ShiftRight<4>(bytes));
+      hn::Store(hn::Mul(hn::ConvertTo(df, hn::Sub(lo, offset)), scale), df, og + k * chunks.width);
+      hn::Store(hn::Mul(hn::ConvertTo(df, hn::Sub(hi, offset)), scale), df, og + k * chunks.width + n);
+    }
+    // Chunks wholly past a short last group: their inputs are zero too, but keep the products free of garbage.
+    for (; k < chunks.per_group; ++k) {
+      hn::Store(hn::Zero(df), df, og + k * chunks.width);
+      hn::Store(hn::Zero(df), df, og + k * chunks.width + n);
+    }
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace octet
+HWY_AFTER_NAMESPACE();
+
+#endif  // OCTET_OPS_INT4_KERNELS_INL_H_
