@@ -11,6 +11,9 @@
 //  - Block scales vary along a row, so for each row block the input is pre-multiplied by the per-column scale
 //    (x·s, a cols-long vector, costs cols multiplies per row block — negligible against block_rows·cols FMAs),
 //    after which the inner loop is the same plain dot product as for the other scale kinds.
+//  - Packed INT4 (compressed-tensors pack-quantized) has its own kernels (int4_kernels-inl.h): the input is
+//    permuted once per call into the order in which nibbles widen to lanes, group scales multiply per-group
+//    partial sums, and the nibble offsets (8 + zero point) come off once per row through per-group input sums.
 #include "ops/matvec.h"
 
 #include <algorithm>

@@ -296,6 +296,16 @@ TEST(Int4ForwardErrorsTest, WrongPackedShapeAndDtypeNameTensorAndFile) {
   EXPECT_NE(error.find("U32"), std::string::npos) << error;
 }
 
+TEST(Int4ForwardErrorsTest, WeightShapeMustMatchTheConfig) {
+  OCTET_REQUIRE_SHARED_MODEL(dir, "aidreams260K");
+  const std::string name = std::string(kDownProj) + ".weight_shape";
+  const std::string error = LoadErrorAfter(dir, [&](testing::TensorSet& set, nlohmann::json&) {
+    return Replace(set, name, DType::kI64, {2}, RawBytes(std::vector<int64_t>{64, 176}));
+  });
+  EXPECT_NE(error.find(name), std::string::npos) << error;
+  EXPECT_NE(error.find("[64, 176]"), std::string::npos) << error;
+}
+
 TEST(Int4ForwardErrorsTest, ScaleAndZeroPointProblemsNameTheTensor) {
   OCTET_REQUIRE_SHARED_MODEL(dir, "aidreams260K");
   const std::string scale = std::string(kDownProj) + ".weight_scale";
