@@ -123,6 +123,7 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
       m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), params, options, &pool_);
     } else {
       ApplyAwqScales(module, weight, rows, cols);
+      ClipForAwq(module, *stats, weight, rows, cols, params);
       m = QuantizeRtn(weight.data(), rows, cols, params, &pool_);
     }
     dequantized_[module] = m.Dequantize();
@@ -180,7 +181,7 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
     if (scheme_.method == QuantMethod::kGptq) {
       text += ", damp 0.01, activation order with static groups, blocks of 128";
     } else {
-      text += fmt::format(", per-channel scale search (20 ratios) on {} tokens per input", 
+      text += fmt::format(", per-channel scale search (20 ratios) and clip search on {} tokens per input",
                           std::min(tokens_, (tokens_ + awq_stride_ - 1) / awq_stride_));
     }
     if (rtn_fallbacks_ > 0) {
@@ -265,6 +266,20 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
     if (const auto it = column_scales_.find(module); it != column_scales_.end()) {
       ScaleWeightColumns(w.data(), rows, cols, it->second);
     }
+  }
+
+  // AutoAWQ's auto_clip: per (row, group), the clipping threshold that minimizes the group's output error on the
+  // (scaled) calibration inputs. Skipped for q/k, whose outputs meet in q k^T (AutoAWQ does the same).
+  void ClipForAwq(const std::string& module, const InputStats& stats, std::vector<float>& w, int64_t rows,
+                  int64_t cols, const Int4Params& params) {
+    if (module.ends_with(".q_proj") || module.ends_with(".k_proj") || stats.sample_rows == 0) return;
+    std::vector<float> x = stats.samples;
+    if (const auto it = column_scales_.find(module); it != column_scales_.end()) {
+      DivideInputColumns(x.data(), stats.sample_rows, cols, it->second);
+    }
+    const std::vector<float> clip =
+        SearchAwqClip(w.data(), rows, cols, x.data(), stats.sample_rows, params, AwqClipOptions{}, &pool_);
+    ApplyAwqClip(w.data(), rows, cols, params.EffectiveGroupSize(cols), clip);
   }
 
   const Checkpoint& checkpoint_;

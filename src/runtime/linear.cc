@@ -186,7 +186,14 @@ void ExpectDType(const TensorView& view, DType dtype, const char* what) {
 // vLLM sizes scales in / group_size and so needs in to be a multiple of the group; compressed-tensors' own
 // initialize_qparams uses ceil(in / group_size), and so does octet: a shorter last group is accepted.
 Linear Linear::LoadPackedInt4(const Checkpoint& checkpoint, const std::string& module, int64_t out, int64_t in,
-                              const CheckpointQuantParams& params) {
+                              const CheckpointQuantParams& checkpoint_params) {
+  CheckpointQuantParams params = checkpoint_params;
+  if (const auto it = params.int_weights_by_module.find(module); it != params.int_weights_by_module.end()) {
+    params.int_weights = true;
+    params.int_weights_symmetric = it->second.symmetric;
+    params.int_weights_per_channel = it->second.per_channel;
+    params.weight_group_size = it->second.group_size;
+  }
   const TensorView& packed = checkpoint.Get(module + ".weight_packed");
   ExpectDType(packed, DType::kI32, "eight 4-bit codes per word");
   ExpectShape(packed, {out, CeilDiv(in, 8)});

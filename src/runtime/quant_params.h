@@ -12,6 +12,7 @@
 #define OCTET_RUNTIME_QUANT_PARAMS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,14 @@ struct CheckpointQuantParams {
   bool int_weights_symmetric = true;     // false: weight_zero_point tensors
   bool int_weights_per_channel = false;  // strategy "channel" (else "group" of weight_group_size)
   bool int_weights_group_actorder = false;  // actorder "group": weight_g_idx tensors may reorder columns
+  // Config groups that target modules by full name (octet's mixed precision: one group per INT4 group size):
+  // module -> {symmetric, per_channel, group_size}, overriding the three fields above for that module.
+  struct IntWeightScheme {
+    bool symmetric = true;
+    bool per_channel = false;
+    int64_t group_size = 0;
+  };
+  std::map<std::string, IntWeightScheme> int_weights_by_module;
 };
 
 // Parses config["quantization_config"] (absent or null = no declarations). `source` prefixes errors.
