@@ -96,8 +96,14 @@ double LinearOutputSquaredError(const float* x, int64_t tokens, const float* w, 
     double sum = 0.0;
     for (int64_t t = 0; t < tokens; ++t) {
       const float* xt = x + t * cols;
-      double dot = 0.0;
-      for (int64_t c = 0; c < cols; ++c) dot += static_cast<double>(xt[c]) * diff[static_cast<size_t>(c)];
+      // Four independent partial sums (fixed assignment c % 4), so the loop is not one serial dependency chain.
+      double partial[4] = {0.0, 0.0, 0.0, 0.0};
+      int64_t c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        for (int k = 0; k < 4; ++k) partial[k] += static_cast<double>(xt[c + k]) * diff[static_cast<size_t>(c + k)];
+      }
+      for (; c < cols; ++c) partial[c % 4] += static_cast<double>(xt[c]) * diff[static_cast<size_t>(c)];
+      const double dot = (partial[0] + partial[1]) + (partial[2] + partial[3]);
       sum += dot * dot;
     }
     per_row[static_cast<size_t>(r)] = sum;

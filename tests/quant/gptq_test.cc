@@ -127,17 +127,26 @@ TEST(GptqTest, DiagonalHessianReducesToRtn) {
   h.samples = 1;
   h.h.assign(cols * cols, 0.0);
   for (int64_t i = 0; i < cols; ++i) h.h[i * cols + i] = 0.5 + std::fmod(0.37 * i, 2.0);  // distinct diagonal
-  for (const Int4Params& p : {Params(32, true), Params(128, false), Params(kInt4ChannelGroup, true)}) {
-    for (bool act_order : {true, false}) {
+  Int4Params ggml = Params(32, true);
+  ggml.grid = Int4Grid::kGgmlQ4_0;
+  for (const Int4Params& p : {Params(32, true), Params(128, false), Params(kInt4ChannelGroup, true), ggml}) {
+    // (act_order, static_groups): dynamic groups see unchanged weights too, since nothing is propagated.
+    for (auto [act_order, static_groups] : std::vector<std::pair<bool, bool>>{{true, true}, {false, true},
+                                                                              {false, false}}) {
       GptqOptions options;
       options.act_order = act_order;
+      options.static_groups = static_groups;
       const Int4Matrix gptq = QuantizeGptq(w.data(), rows, cols, h, p, options);
       const Int4Matrix rtn = QuantizeRtn(w.data(), rows, cols, p);
-      EXPECT_EQ(gptq.codes, rtn.codes) << p.ToString() << " act_order " << act_order;
+      EXPECT_EQ(gptq.codes, rtn.codes) << p.ToString() << " act_order " << act_order << " static " << static_groups;
       EXPECT_EQ(gptq.scales, rtn.scales);
       EXPECT_EQ(gptq.zeros, rtn.zeros);
+      EXPECT_EQ(gptq.inverse_scales, rtn.inverse_scales);
     }
   }
+  GptqOptions dynamic_with_act_order;
+  dynamic_with_act_order.static_groups = false;
+  EXPECT_THROW(QuantizeGptq(w.data(), rows, cols, h, Params(32, true), dynamic_with_act_order), Error);
 }
 
 TEST(GptqTest, DeadInputsAreZeroedAndCounted) {
@@ -196,12 +205,23 @@ TEST(GptqTest, LowersOutputErrorOnCorrelatedInputs) {
   const std::vector<float> x(all.begin(), all.begin() + tokens * cols);
   const std::vector<float> held_out(all.begin() + tokens * cols, all.end());
   const Hessian h = HessianOf(x, cols);
+  GptqOptions dynamic_groups;
+  dynamic_groups.act_order = false;
+  dynamic_groups.static_groups = false;
   for (const Int4Params& p : {Params(32, true), Params(128, false)}) {
-    const std::vector<float> rtn = QuantizeRtn(w.data(), rows, cols, p).Dequantize();
-    const std::vector<float> gptq = QuantizeGptq(w.data(), rows, cols, h, p).Dequantize();
-    const double e_rtn = LinearOutputSquaredError(held_out.data(), 256, w.data(), rtn.data(), rows, cols);
-    const double e_gptq = LinearOutputSquaredError(held_out.data(), 256, w.data(), gptq.data(), rows, cols);
-    EXPECT_LT(e_gptq, 0.8 * e_rtn) << p.ToString();
+    GptqOptions static_in_order;
+    static_in_order.act_order = false;
+    for (const GptqOptions& options : {GptqOptions{}, static_in_order, dynamic_groups}) {
+      const std::vector<float> rtn = QuantizeRtn(w.data(), rows, cols, p).Dequantize();
+      const std::vector<float> gptq = QuantizeGptq(w.data(), rows, cols, h, p, options).Dequantize();
+      const double e_rtn = LinearOutputSquaredError(held_out.data(), 256, w.data(), rtn.data(), rows, cols);
+      const double e_gptq = LinearOutputSquaredError(held_out.data(), 256, w.data(), gptq.data(), rows, cols);
+      // These inputs grow in magnitude with the column index, the worst order for GPTQ without act_order (the big
+      // columns come last, with nowhere left to push their error): act_order is what makes the large gain here.
+      const double bound = options.act_order ? 0.8 * e_rtn : e_rtn;
+      EXPECT_LT(e_gptq, bound) << p.ToString() << " act_order " << options.act_order << " static groups "
+                               << options.static_groups;
+    }
   }
 }
 
