@@ -167,8 +167,10 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
     Fail("GPTQ '{}': damping must be a finite non-negative fraction, got {}", name, options.damp);
   }
   if (options.act_order && !options.static_groups) {
-    Fail("GPTQ '{}': act_order needs static groups (dynamic groups under act_order need g_idx, which octet does "
-         "not write)", name);
+    Fail(
+        "GPTQ '{}': act_order needs static groups (dynamic groups under act_order need g_idx, which octet does "
+        "not write)",
+        name);
   }
   const int64_t n = cols;
   std::vector<double> h = hessian.h;
@@ -224,9 +226,10 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
     damp_fraction = damp_fraction > 0.0 ? damp_fraction * 10.0 : 0.01;
   }
   if (!factored) {
-    Fail("GPTQ '{}': the Hessian of its {} calibration rows is not positive definite even with damping {} x "
-         "mean(diag(H)); use more calibration data or a larger damping",
-         name, hessian.samples, damp_fraction);
+    Fail(
+        "GPTQ '{}': the Hessian of its {} calibration rows is not positive definite even with damping {} x "
+        "mean(diag(H)); use more calibration data or a larger damping",
+        name, hessian.samples, damp_fraction);
   }
 
   // 5. Column by column with lazy block updates, a tile of rows at a time.

@@ -9,9 +9,12 @@
 // columns not yet quantized, weighted by the inverse Hessian:
 //   1. dead inputs (H_ii == 0: the input was always 0 on the calibration data) get H_ii = 1 and their weights set
 //      to 0 (they cannot affect the calibration output) — before the groups' scales are chosen, as gptq.py does;
-//   2. static groups: every (row, group) scale/zero is chosen up front from the (dead-masked) weight in ORIGINAL
-//      column order (gptq.py static_groups; compressed-tensors actorder "weight"), so the result needs no g_idx
-//      and packs as a plain pack-quantized weight;
+//   2. static groups (the default): every (row, group) scale/zero is chosen up front from the (dead-masked) weight
+//      in ORIGINAL column order (gptq.py static_groups; compressed-tensors actorder "weight"), so the result needs
+//      no g_idx and packs as a plain pack-quantized weight. (llm-compressor chooses them before masking dead
+//      inputs; octet follows gptq.py, so a dead input's weight cannot widen its group's scale.) Without act_order,
+//      GptqOptions::static_groups = false chooses each group's parameters when GPTQ reaches its first column, from
+//      the error-compensated values, as gptq.py does by default;
 //   3. act_order: columns are processed in descending diag(H) (a stable sort, ties in column order), each
 //      quantized with its own group's fixed parameters;
 //   4. damp = options.damp * mean(diag(H)) is added to the diagonal; U = upper Cholesky factor of H^-1;

@@ -31,7 +31,7 @@
 
 namespace octet {
 
-inline constexpr int kInt4PerWord = 8;     // 32 bits / 4
+inline constexpr int kInt4PerWord = 8;       // 32 bits / 4
 inline constexpr int kInt4NibbleOffset = 8;  // stored nibble = value + 8
 
 // ceil(n / 8): words needed for n packed INT4 values.
@@ -50,8 +50,8 @@ std::vector<int8_t> UnpackInt4AlongRows(const int32_t* packed, int64_t rows, int
 // The tensors of one compressed-tensors pack-quantized Linear, scales still F32 (the writer encodes them in
 // Int4Params::scale_dtype; they are already rounded to it, so the encoding is exact).
 struct PackedInt4Weight {
-  int64_t rows = 0;                        // weight_shape[0] (out)
-  int64_t cols = 0;                        // weight_shape[1] (in)
+  int64_t rows = 0;  // weight_shape[0] (out)
+  int64_t cols = 0;  // weight_shape[1] (in)
   int64_t group_size = 0;
   std::vector<int32_t> weight_packed;      // [rows, ceil(cols / 8)]
   std::vector<float> weight_scale;         // [rows, n_groups]

@@ -2,13 +2,13 @@
 // the real layers of aidreams260K.
 #include "quant/awq.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quant/gptq.h"
 #include "quant/real_layer.h"
@@ -132,8 +132,7 @@ TEST(AwqTest, IdenticalAtAnyThreadCount) {
   AwqOptions options;
   options.duo_scaling = true;
   const AwqScaleResult a = SearchAwqScale({{w.data(), 50}}, cols, x.data(), tokens, Params(32, false), options, &one);
-  const AwqScaleResult b =
-      SearchAwqScale({{w.data(), 50}}, cols, x.data(), tokens, Params(32, false), options, &three);
+  const AwqScaleResult b = SearchAwqScale({{w.data(), 50}}, cols, x.data(), tokens, Params(32, false), options, &three);
   EXPECT_EQ(a.scales, b.scales);
   EXPECT_EQ(a.losses, b.losses);
   const std::vector<float> ca = SearchAwqClip(w.data(), 50, cols, x.data(), tokens, Params(32, true), {}, &one);
@@ -178,9 +177,9 @@ TEST(AwqTest, RejectsBadInput) {
 
 TEST(AwqRealLayerTest, BestRatioIsNoWorseThanRtnOnRealLayers) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
-  static const std::vector<testing::RealLayer> layers = testing::CaptureRealLayers(
-      model, {"model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.k_proj",
-              "model.layers.1.self_attn.v_proj", "model.layers.1.mlp.down_proj"});
+  static const std::vector<testing::RealLayer> layers =
+      testing::CaptureRealLayers(model, {"model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.k_proj",
+                                         "model.layers.1.self_attn.v_proj", "model.layers.1.mlp.down_proj"});
   ThreadPool pool(2);
   // q/k/v share one input (one scale vector), down_proj is alone.
   const std::vector<std::vector<size_t>> groups = {{0, 1, 2}, {3}};
@@ -198,7 +197,7 @@ TEST(AwqRealLayerTest, BestRatioIsNoWorseThanRtnOnRealLayers) {
         EXPECT_LE(r.best_loss, r.losses[0]) << first.module;  // ratio 0 is RTN only without duo scaling
       }
       // Held-out: RTN vs AWQ (W s quantized, inputs / s) vs AWQ + GPTQ (GPTQ on W s with the Hessian of X / s).
-      double e_rtn = 0, e_awq = 0, e_gptq = 0, e_awq_gptq = 0, signal = 0;
+      double e_rtn = 0, e_awq = 0, e_awq_clip = 0, e_gptq = 0, e_awq_gptq = 0, signal = 0;
       std::vector<float> calib_scaled = first.calib;
       DivideInputColumns(calib_scaled.data(), first.calib_tokens, first.cols, r.scales);
       HessianAccumulator plain(first.cols), scaled(first.cols);
@@ -222,6 +221,14 @@ TEST(AwqRealLayerTest, BestRatioIsNoWorseThanRtnOnRealLayers) {
         };
         const std::vector<float> awq = unscale(QuantizeRtn(ws.data(), layer.rows, layer.cols, p).Dequantize());
         e_awq += LinearOutputSquaredError(x, n, layer.weight.data(), awq.data(), layer.rows, layer.cols);
+        // Optional clipping, searched on the scaled weight and the scaled calibration inputs (AutoAWQ's order).
+        std::vector<float> ws_clipped = ws;
+        const std::vector<float> clip =
+            SearchAwqClip(ws.data(), layer.rows, layer.cols, calib_scaled.data(), first.calib_tokens, p, {}, &pool);
+        ApplyAwqClip(ws_clipped.data(), layer.rows, layer.cols, p.EffectiveGroupSize(layer.cols), clip);
+        const std::vector<float> awq_clip =
+            unscale(QuantizeRtn(ws_clipped.data(), layer.rows, layer.cols, p).Dequantize());
+        e_awq_clip += LinearOutputSquaredError(x, n, layer.weight.data(), awq_clip.data(), layer.rows, layer.cols);
         const std::vector<float> gptq =
             QuantizeGptq(layer.weight.data(), layer.rows, layer.cols, h_plain, p, {}, &pool).Dequantize();
         e_gptq += LinearOutputSquaredError(x, n, layer.weight.data(), gptq.data(), layer.rows, layer.cols);
@@ -229,16 +236,18 @@ TEST(AwqRealLayerTest, BestRatioIsNoWorseThanRtnOnRealLayers) {
             unscale(QuantizeGptq(ws.data(), layer.rows, layer.cols, h_scaled, p, {}, &pool).Dequantize());
         e_awq_gptq += LinearOutputSquaredError(x, n, layer.weight.data(), awq_gptq.data(), layer.rows, layer.cols);
       }
-      std::printf("[ real ] %-32s %-42s%s best ratio %.2f; calib loss ratio0 %.3g best %.3g; held-out relative "
-                  "error: RTN %.5f AWQ %.5f GPTQ %.5f AWQ+GPTQ %.5f\n",
-                  group.size() > 1 ? "model.layers.1.self_attn.{q,k,v}" : first.module.c_str(),
-                  p.ToString().c_str(), duo ? " duo" : "", r.best_ratio, r.losses[0], r.best_loss, e_rtn / signal,
-                  e_awq / signal, e_gptq / signal, e_awq_gptq / signal);
+      std::printf(
+          "[ real ] %-32s %-42s%s best ratio %.2f; calib loss ratio0 %.3g best %.3g; held-out relative "
+          "error: RTN %.5f AWQ %.5f AWQ+clip %.5f GPTQ %.5f AWQ+GPTQ %.5f\n",
+          group.size() > 1 ? "model.layers.1.self_attn.{q,k,v}" : first.module.c_str(), p.ToString().c_str(),
+          duo ? " duo" : "", r.best_ratio, r.losses[0], r.best_loss, e_rtn / signal, e_awq / signal,
+          e_awq_clip / signal, e_gptq / signal, e_awq_gptq / signal);
       // The data are fixed, so these are deterministic checks, not statistical ones.
       if (!duo && r.best_ratio > 0) {
         EXPECT_LT(e_awq, e_rtn) << first.module << " " << p.ToString();
       }
       EXPECT_LT(e_awq_gptq, e_rtn) << first.module << " " << p.ToString();
+      EXPECT_LT(e_awq_clip, e_awq) << first.module << " " << p.ToString();
     }
   }
 }

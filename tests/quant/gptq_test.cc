@@ -3,12 +3,12 @@
 // on held-out real activations.
 #include "quant/gptq.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quant/awq.h"
 #include "quant/real_layer.h"
@@ -131,8 +131,8 @@ TEST(GptqTest, DiagonalHessianReducesToRtn) {
   ggml.grid = Int4Grid::kGgmlQ4_0;
   for (const Int4Params& p : {Params(32, true), Params(128, false), Params(kInt4ChannelGroup, true), ggml}) {
     // (act_order, static_groups): dynamic groups see unchanged weights too, since nothing is propagated.
-    for (auto [act_order, static_groups] : std::vector<std::pair<bool, bool>>{{true, true}, {false, true},
-                                                                              {false, false}}) {
+    for (auto [act_order, static_groups] :
+         std::vector<std::pair<bool, bool>>{{true, true}, {false, true}, {false, false}}) {
       GptqOptions options;
       options.act_order = act_order;
       options.static_groups = static_groups;
@@ -254,8 +254,8 @@ TEST(GptqTest, DampingRetriesThenFailsNamingTheLayer) {
 // ---- The real layers ------------------------------------------------------------------------------------------
 
 const std::vector<testing::RealLayer>& AidreamsLayers(const std::filesystem::path& model) {
-  static const std::vector<testing::RealLayer> layers = testing::CaptureRealLayers(
-      model, {"model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj"});
+  static const std::vector<testing::RealLayer> layers =
+      testing::CaptureRealLayers(model, {"model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj"});
   return layers;
 }
 
@@ -275,13 +275,13 @@ TEST(GptqRealLayerTest, LowersHeldOutOutputErrorVersusRtn) {
       options.name = layer.module;
       const std::vector<float> gptq =
           QuantizeGptq(layer.weight.data(), layer.rows, layer.cols, h, p, options, &pool).Dequantize();
-      const double e_rtn = LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens,
-                                                    layer.weight.data(), rtn.data(), layer.rows, layer.cols);
-      const double e_gptq = LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens,
-                                                     layer.weight.data(), gptq.data(), layer.rows, layer.cols);
-      const double signal = LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens,
-                                                     layer.weight.data(), std::vector<float>(layer.weight.size()).data(),
-                                                     layer.rows, layer.cols);
+      const double e_rtn = LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens, layer.weight.data(),
+                                                    rtn.data(), layer.rows, layer.cols);
+      const double e_gptq = LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens, layer.weight.data(),
+                                                     gptq.data(), layer.rows, layer.cols);
+      const double signal =
+          LinearOutputSquaredError(layer.held_out.data(), layer.held_out_tokens, layer.weight.data(),
+                                   std::vector<float>(layer.weight.size()).data(), layer.rows, layer.cols);
       std::printf("[ real ] %-32s [%lld, %lld] %-42s held-out ||XW^T - XQ^T||^2 / ||XW^T||^2: RTN %.5f  GPTQ %.5f\n",
                   layer.module.c_str(), static_cast<long long>(layer.rows), static_cast<long long>(layer.cols),
                   p.ToString().c_str(), e_rtn / signal, e_gptq / signal);

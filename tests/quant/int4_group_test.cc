@@ -1,12 +1,12 @@
 // INT4 round-to-nearest against hand-computed groups and a literal transcription of ggml's Q4_0 reference.
 #include "quant/int4_group.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "numeric/half.h"
 #include "util/error.h"
@@ -50,14 +50,15 @@ TEST(Int4RtnTest, AsymmetricHandComputedGroups) {
   // Row 0, group 1: min -3, max 12 -> scale 1, zero = -8 + 3 = -5; -3 -> -8, 0 -> -5, 12 -> 7, 1 -> -4.
   // Row 1, group 0: min -2.5, max 12.5 -> scale 1, zero = -5.5 -> -6 (half to even); -2.5 - 6 = -8.5 clamps to -8,
   // 12.5 - 6 = 6.5 -> 6. Row 1, group 1: all positive [5, 15, 5, 15]: min is extended to 0 -> scale 1, zero -8.
-  const std::vector<float> w = {0.0f,  1.5f, 15.0f, 7.5f, -3.0f, 0.0f,  12.0f, 1.0f,   //
-                                -2.5f, 0.0f, 5.0f, 12.5f, 5.0f,  15.0f, 5.0f,  15.0f};
+  const std::vector<float> w = {0.0f,  1.5f, 15.0f, 7.5f,  -3.0f, 0.0f,  12.0f, 1.0f,  //
+                                -2.5f, 0.0f, 5.0f,  12.5f, 5.0f,  15.0f, 5.0f,  15.0f};
   const Int4Matrix m = QuantizeRtn(w.data(), 2, 8, Params(4, false));
   EXPECT_EQ(m.scales, (std::vector<float>{1, 1, 1, 1}));
   EXPECT_EQ(m.zeros, (Codes{-8, -5, -6, -8}));
   EXPECT_EQ(m.codes, (Codes{-8, -6, 7, 0, -8, -5, 7, -4,  //
                             -8, -6, -1, 6, -3, 7, -3, 7}));
-  // Dequantized: (q - zero) * scale. Row 0 shows the half-to-even codes (1.5 -> 2, 7.5 -> 8); row 1 group 0 shows the zero point's rounding: -2.5 -> -2, 12.5 -> 12.
+  // Dequantized: (q - zero) * scale. Row 0 shows the half-to-even codes (1.5 -> 2, 7.5 -> 8); row 1 group 0 shows the
+  // zero point's rounding: -2.5 -> -2, 12.5 -> 12.
   EXPECT_EQ(m.Dequantize(), (std::vector<float>{0, 2, 15, 8, -3, 0, 12, 1,  //
                                                 -2, 0, 5, 12, 5, 15, 5, 15}));
 }
@@ -68,22 +69,22 @@ TEST(Int4RtnTest, AllZeroGroupsGetFiniteEpsilonScales) {
   const Int4Matrix sym = QuantizeRtn(w.data(), 2, 8, Params(4, true));
   for (float s : sym.scales) EXPECT_EQ(s, std::ldexp(1.0f, -23));
   EXPECT_EQ(sym.codes, Codes(16, 0));
-  const Int4Matrix asym = QuantizeRtn(w.data(), 2, 8, Params(4, false, Int4Grid::kCompressedTensors,
-                                                                Int4ScaleDtype::kBF16));
+  const Int4Matrix asym =
+      QuantizeRtn(w.data(), 2, 8, Params(4, false, Int4Grid::kCompressedTensors, Int4ScaleDtype::kBF16));
   for (float s : asym.scales) EXPECT_EQ(s, std::ldexp(1.0f, -7));
   EXPECT_EQ(asym.zeros, Codes(4, -8));
   EXPECT_EQ(asym.codes, Codes(16, -8));
   for (float x : asym.Dequantize()) EXPECT_EQ(x, 0.0f);
-  const Int4Matrix f16 = QuantizeRtn(w.data(), 2, 8, Params(4, true, Int4Grid::kCompressedTensors,
-                                                               Int4ScaleDtype::kF16));
+  const Int4Matrix f16 =
+      QuantizeRtn(w.data(), 2, 8, Params(4, true, Int4Grid::kCompressedTensors, Int4ScaleDtype::kF16));
   for (float s : f16.scales) EXPECT_EQ(s, std::ldexp(1.0f, -10));
 }
 
 TEST(Int4RtnTest, ScalesAreRoundedToTheirDtypeBeforeTheCodes) {
   // absmax 1 -> 1/7.5 = 0.13333334f (0x3E088889) -> BF16 rounds up to 0x3E09 = 0.1337890625.
   std::vector<float> w = {1.0f, 0.5f, -0.25f, 0.0f};
-  const Int4Matrix m = QuantizeRtn(w.data(), 1, 4, Params(kInt4ChannelGroup, true, Int4Grid::kCompressedTensors,
-                                                             Int4ScaleDtype::kBF16));
+  const Int4Matrix m =
+      QuantizeRtn(w.data(), 1, 4, Params(kInt4ChannelGroup, true, Int4Grid::kCompressedTensors, Int4ScaleDtype::kBF16));
   ASSERT_EQ(m.scales.size(), 1u);
   EXPECT_EQ(m.scales[0], 0.1337890625f);
   EXPECT_EQ(EncodeBF16(m.scales[0]), 0x3E09);
@@ -114,7 +115,8 @@ TEST(Int4RtnTest, ShorterLastGroupOnTheRealMlpWidth) {
   for (int64_t r = 0; r < 3; ++r) {
     for (int64_t g = 0; g < 6; ++g) {
       float absmax = 0;
-      for (int64_t c = g * 32; c < std::min<int64_t>(172, g * 32 + 32); ++c) absmax = std::max(absmax, std::fabs(w[r * 172 + c]));
+      for (int64_t c = g * 32; c < std::min<int64_t>(172, g * 32 + 32); ++c)
+        absmax = std::max(absmax, std::fabs(w[r * 172 + c]));
       EXPECT_EQ(m.scales[r * 6 + g], absmax / 7.5f) << r << "," << g;
     }
   }
@@ -190,8 +192,7 @@ TEST(Int4RtnTest, GgmlGridMatchesQuantizeRowQ4_0RefBitForBit) {
   std::normal_distribution<float> normal(0.0f, 0.02f);
   for (float& x : w) x = normal(rng);
   for (int i = 0; i < 32; ++i) w[3 * cols + 64 + i] = 0.0f;  // an all-zero block
-  const Int4Matrix m = QuantizeRtn(w.data(), rows, cols, Params(32, true, Int4Grid::kGgmlQ4_0,
-                                                                   Int4ScaleDtype::kF16));
+  const Int4Matrix m = QuantizeRtn(w.data(), rows, cols, Params(32, true, Int4Grid::kGgmlQ4_0, Int4ScaleDtype::kF16));
   for (int r = 0; r < rows; ++r) {
     std::vector<BlockQ4_0> blocks(cols / 32);
     GgmlQuantizeRowQ4_0Ref(w.data() + r * cols, blocks.data(), cols);

@@ -1,10 +1,10 @@
 // compressed-tensors pack-quantized packing: hand-computed words and round trips over awkward shapes.
 #include "quant/int4_pack.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "util/error.h"
 
@@ -26,7 +26,7 @@ TEST(Int4PackTest, HandComputedWordsAlongCols) {
   // Row 1: 0..7 -> nibbles 8..15: 0xFEDCBA98, negative as int32.
   // Columns 8 and 9 go to a second word, the other six nibbles are zero padding: row 0 [7, -8] -> 0x0000000F,
   // row 1 [-7, 3] -> nibbles 1 and 11 -> 0x000000B1.
-  const Codes codes = {-8, -7, -6, -5, -4, -3, -2, -1, 7, -8,  //
+  const Codes codes = {-8, -7, -6, -5, -4, -3, -2, -1, 7,  -8,  //
                        0,  1,  2,  3,  4,  5,  6,  7,  -7, 3};
   const std::vector<int32_t> packed = PackInt4AlongCols(codes.data(), 2, 10);
   ASSERT_EQ(packed.size(), 4u);
@@ -97,8 +97,8 @@ TEST(Int4PackTest, CompressedTensorsWeightRoundTrip) {
     p.symmetric = symmetric;
     const Int4Matrix m = QuantizeRtn(w.data(), rows, cols, p);
     const PackedInt4Weight packed = PackCompressedTensors(m);
-    EXPECT_EQ(packed.weight_packed.size(), static_cast<size_t>(rows * 22));  // ceil(172 / 8) = 22
-    EXPECT_EQ(packed.weight_scale.size(), static_cast<size_t>(rows * 6));    // ceil(172 / 32) = 6
+    EXPECT_EQ(packed.weight_packed.size(), static_cast<size_t>(rows * 22));                   // ceil(172 / 8) = 22
+    EXPECT_EQ(packed.weight_scale.size(), static_cast<size_t>(rows * 6));                     // ceil(172 / 32) = 6
     EXPECT_EQ(packed.weight_zero_point.size(), symmetric ? 0u : static_cast<size_t>(2 * 6));  // [ceil(13/8), 6]
     const Int4Matrix back = UnpackCompressedTensors(packed);
     EXPECT_EQ(back.symmetric, symmetric);
