@@ -33,10 +33,16 @@ void ForChunks(int64_t n, int64_t chunk, ThreadPool* pool, const Body& body) {
   }
 }
 
+// Four independent partial sums (element k goes to sum k % 4): not one serial dependency chain, and a fixed
+// order, so the result never depends on the caller's threading.
 double Dot(const double* a, const double* b, int64_t n) {
-  double sum = 0.0;
-  for (int64_t k = 0; k < n; ++k) sum += a[k] * b[k];
-  return sum;
+  double partial[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (int l = 0; l < 4; ++l) partial[l] += a[k + l] * b[k + l];
+  }
+  for (; k < n; ++k) partial[k % 4] += a[k] * b[k];
+  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
 }
 
 // In-place lower Cholesky factor of the symmetric positive definite `a` ([n, n] row-major; only the lower triangle
@@ -89,9 +95,7 @@ bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp
       m[j] = 1.0 / a[static_cast<size_t>(j * n + j)];
       for (int64_t i = j + 1; i < n; ++i) {
         const double* row_i = a.data() + i * n;
-        double sum = 0.0;
-        for (int64_t k = j; k < i; ++k) sum += row_i[k] * m[k];
-        m[i] = -sum / row_i[i];
+        m[i] = -Dot(row_i + j, m + j, i - j) / row_i[i];
       }
       for (int64_t i = j; i < n; ++i) {
         if (!std::isfinite(m[i])) finite = false;

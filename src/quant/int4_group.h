@@ -50,7 +50,8 @@
 // crash: NaN comparisons and casts are guarded).
 //
 // Determinism: every (row, group) is computed from its own values only, so results are identical at any thread
-// count.
+// count. Threading (here and in gptq.h / awq.h): `pool` may be null (everything runs on the calling thread); it must
+// not be a pool whose ParallelFor is already running the caller (ThreadPool is not reentrant).
 #ifndef OCTET_QUANT_INT4_GROUP_H_
 #define OCTET_QUANT_INT4_GROUP_H_
 

@@ -8,7 +8,8 @@
 //   weight_packed      I32 [out, ceil(in / 8)]         codes packed along dim 1 (the input dimension)
 //   weight_scale       model dtype [out, n_groups]     (Int4Matrix::scales, rounded to Int4Params::scale_dtype)
 //   weight_zero_point  I32 [ceil(out / 8), n_groups]   only when asymmetric: zero points packed along dim 0
-//   weight_shape       I64 [2] = [out, in]
+//   weight_shape       [2] = [out, in]: I64 as compress_weight writes it (torch.tensor(weight.shape)), although
+//                      compression_param_info declares int32; vLLM declares int64 and does not use it
 //
 // Packing, both directions: a signed value v in [-8, 7] is stored as the nibble u = v + 8 (`offset = 1 << (bits-1)`);
 // along the packed dimension element 8k + j occupies bits 4j..4j+3 of word k (least significant nibble first); the
