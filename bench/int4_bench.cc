@@ -51,11 +51,24 @@ void BM_HessianAdd(benchmark::State& state) {
   }
 }
 
+// A symmetric positive definite n x n matrix in O(n^2): random entries in [-1, 1] off the diagonal, n on it
+// (diagonally dominant). The factorization cost does not depend on the values.
 Hessian RandomHessian(int64_t n) {
-  HessianAccumulator acc(n);
-  const std::vector<float> x = Normal(2 * n * n, 1.0f, 3);
-  acc.Add(x.data(), 2 * n);
-  return acc.Finish();
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  Hessian h;
+  h.cols = n;
+  h.samples = 1;
+  h.h.assign(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    h.h[static_cast<size_t>(i * n + i)] = static_cast<double>(n);
+    for (int64_t j = 0; j < i; ++j) {
+      const double v = uniform(rng);
+      h.h[static_cast<size_t>(i * n + j)] = v;
+      h.h[static_cast<size_t>(j * n + i)] = v;
+    }
+  }
+  return h;
 }
 
 void BM_InverseHessianCholesky(benchmark::State& state) {

@@ -16,6 +16,8 @@ namespace {
 constexpr int64_t kTileRows = 16;
 // Work items for the parallel parts of the Cholesky factorization and the triangular inverse.
 constexpr int64_t kRowsPerItem = 32;
+// Columns factored (and inverted) together: each streamed row of L then serves this many dot products.
+constexpr int64_t kPanel = 16;
 
 // Runs body(begin, end) over [0, n) in fixed chunks, on `pool` when it helps.
 template <typename Body>
@@ -46,22 +48,38 @@ double Dot(const double* a, const double* b, int64_t n) {
 }
 
 // In-place lower Cholesky factor of the symmetric positive definite `a` ([n, n] row-major; only the lower triangle
-// is read; the strict upper triangle is left as is). Column by column (Cholesky-Crout): the rows below the pivot are
-// independent, each one dot product in a fixed order. Returns false on a non-positive or non-finite pivot.
+// is read; the strict upper triangle is left as is). Returns false on a non-positive or non-finite pivot.
+//
+// Every element is the textbook (Cholesky-Crout) formula, one dot product in a fixed order:
+//   L[j][j] = sqrt(a[j][j] - L[j][0:j] . L[j][0:j]),   L[i][j] = (a[i][j] - L[i][0:j] . L[j][0:j]) / L[j][j]
+// computed a panel of kPanel columns at a time, so that each row below the panel is read once per panel (for
+// kPanel dot products against the panel's rows, which stay in cache) instead of once per column; for n in the
+// thousands the unblocked loop is bound by memory bandwidth. The rows below a panel's diagonal block are
+// independent and are spread over the pool. The order of the arithmetic never depends on the thread count.
 bool CholeskyLowerInPlace(std::vector<double>& a, int64_t n, ThreadPool* pool) {
-  for (int64_t j = 0; j < n; ++j) {
-    double* row_j = a.data() + j * n;
-    const double pivot = row_j[j] - Dot(row_j, row_j, j);
-    if (!(pivot > 0.0) || !std::isfinite(pivot)) return false;
-    const double diagonal = std::sqrt(pivot);
-    row_j[j] = diagonal;
-    const int64_t below = n - j - 1;
-    // Parallel only when there is enough work per column to pay for the hand-off.
-    ThreadPool* column_pool = below * j >= (1 << 16) ? pool : nullptr;
-    ForChunks(below, kRowsPerItem, column_pool, [&](int64_t begin, int64_t end) {
-      for (int64_t i = j + 1 + begin; i < j + 1 + end; ++i) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+    const int64_t j1 = std::min(n, j0 + kPanel);
+    // The diagonal block, row by row: row i's entries need the pivots of the columns before them.
+    for (int64_t i = j0; i < j1; ++i) {
+      double* row_i = a.data() + i * n;
+      for (int64_t j = j0; j < i; ++j) {
+        const double* row_j = a.data() + j * n;
+        row_i[j] = (row_i[j] - Dot(row_i, row_j, j)) / row_j[j];
+      }
+      const double pivot = row_i[i] - Dot(row_i, row_i, i);
+      if (!(pivot > 0.0) || !std::isfinite(pivot)) return false;
+      row_i[i] = std::sqrt(pivot);
+    }
+    // The rows below it: independent of each other.
+    const int64_t below = n - j1;
+    ThreadPool* panel_pool = below * j1 >= (1 << 14) ? pool : nullptr;
+    ForChunks(below, kRowsPerItem, panel_pool, [&](int64_t begin, int64_t end) {
+      for (int64_t i = j1 + begin; i < j1 + end; ++i) {
         double* row_i = a.data() + i * n;
-        row_i[j] = (row_i[j] - Dot(row_i, row_j, j)) / diagonal;
+        for (int64_t j = j0; j < j1; ++j) {
+          const double* row_j = a.data() + j * n;
+          row_i[j] = (row_i[j] - Dot(row_i, row_j, j)) / row_j[j];
+        }
       }
     });
   }
@@ -86,19 +104,24 @@ bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp
     a[static_cast<size_t>(i * n + i)] += damp;
   }
   if (!CholeskyLowerInPlace(a, n, pool)) return false;
-  // M = L^-1 (lower), one column at a time by forward substitution; column j is stored as row j of `m_t`.
+  // M = L^-1 (lower) by forward substitution, column j solving L m = e_j:
+  //   m[j] = 1 / L[j][j],   m[i] = -(L[i][j:i] . m[j:i]) / L[i][i] for i > j.
+  // Column j is stored as row j of `m_t`. kPanel columns at a time, so each row of L is read once per panel;
+  // panels are independent and spread over the pool.
   std::vector<double> m_t(size, 0.0);
   std::atomic<bool> finite{true};
-  ForChunks(n, kRowsPerItem, pool, [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) {
-      double* m = m_t.data() + j * n;  // m[i] = M[i][j]
-      m[j] = 1.0 / a[static_cast<size_t>(j * n + j)];
-      for (int64_t i = j + 1; i < n; ++i) {
-        const double* row_i = a.data() + i * n;
+  ForChunks(n, kPanel, pool, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) m_t[static_cast<size_t>(j * n + j)] = 1.0 / a[static_cast<size_t>(j * n + j)];
+    for (int64_t i = j0 + 1; i < n; ++i) {
+      const double* row_i = a.data() + i * n;
+      for (int64_t j = j0; j < std::min(j1, i); ++j) {
+        double* m = m_t.data() + j * n;
         m[i] = -Dot(row_i + j, m + j, i - j) / row_i[i];
       }
+    }
+    for (int64_t j = j0; j < j1; ++j) {
       for (int64_t i = j; i < n; ++i) {
-        if (!std::isfinite(m[i])) finite = false;
+        if (!std::isfinite(m_t[static_cast<size_t>(j * n + i)])) finite = false;
       }
     }
   });
