@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "ops/matvec.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -18,6 +19,9 @@ constexpr int64_t kTileRows = 16;
 constexpr int64_t kRowsPerItem = 32;
 // Columns factored (and inverted) together: each streamed row of L then serves this many dot products.
 constexpr int64_t kPanel = 16;
+// Hessian accumulation: tokens per F32 MatMul (then added into double sums) and rows of H per output band.
+constexpr int64_t kHessianChunk = 1024;
+constexpr int64_t kHessianBand = 256;
 
 // Runs body(begin, end) over [0, n) in fixed chunks, on `pool` when it helps.
 template <typename Body>
@@ -149,19 +153,36 @@ void HessianAccumulator::Add(const float* x, int64_t tokens, ThreadPool* pool) {
     }
   }
   const int64_t n = cols_;
-  // Row i of the upper triangle is owned by one work item; tokens are added in order, so every sum is the same
-  // sequence of double additions at any thread count.
-  ForChunks(n, 8, pool, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      double* row = sum_.data() + i * n;
-      for (int64_t t = 0; t < tokens; ++t) {
-        const float* xt = x + t * n;
-        const double xi = xt[i];
-        if (xi == 0.0) continue;
-        for (int64_t j = i; j < n; ++j) row[j] += xi * static_cast<double>(xt[j]);
+  ThreadPool inline_pool(1);
+  ThreadPool& threads = pool != nullptr ? *pool : inline_pool;
+  // X^T X through ops/matvec.h's SIMD MatMul (F32 products, F32 sums over at most kHessianChunk tokens, a fixed
+  // order at any thread count), added chunk by chunk into the double sums. With xt = X^T ([n, tokens]) as both the
+  // "weight" and the "input": MatMul(rows r0..r1 of xt, rows a >= r0 of xt) = sum_t x[t][r] x[t][a]. Only the
+  // upper triangle (a >= r) is kept; bands of kHessianBand rows bound the output buffer.
+  std::vector<float> xt;
+  std::vector<float> y;
+  for (int64_t t0 = 0; t0 < tokens; t0 += kHessianChunk) {
+    const int64_t chunk = std::min(kHessianChunk, tokens - t0);
+    xt.assign(static_cast<size_t>(n * chunk), 0.0f);
+    for (int64_t t = 0; t < chunk; ++t) {
+      for (int64_t i = 0; i < n; ++i) xt[static_cast<size_t>(i * chunk + t)] = x[(t0 + t) * n + i];
+    }
+    for (int64_t r0 = 0; r0 < n; r0 += kHessianBand) {
+      const int64_t band = std::min(kHessianBand, n - r0);
+      WeightMatrix rows_of_xt;
+      rows_of_xt.dtype = DType::kF32;
+      rows_of_xt.rows = band;
+      rows_of_xt.cols = chunk;
+      rows_of_xt.data = xt.data() + r0 * chunk;
+      const int64_t partners = n - r0;  // a = r0 .. n-1
+      y.resize(static_cast<size_t>(partners * band));
+      MatMul(rows_of_xt, xt.data() + r0 * chunk, static_cast<size_t>(partners), y.data(), threads);
+      for (int64_t r = r0; r < r0 + band; ++r) {
+        double* row = sum_.data() + r * n;
+        for (int64_t a = r; a < n; ++a) row[a] += y[static_cast<size_t>((a - r0) * band + (r - r0))];
       }
     }
-  });
+  }
   samples_ += tokens;
 }
 

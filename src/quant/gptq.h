@@ -53,12 +53,15 @@ struct Hessian {
   double at(int64_t i, int64_t j) const { return h[static_cast<size_t>(i * cols + j)]; }
 };
 
-// Accumulates sum x x^T in double, incrementally. The 2/n normalization is applied once in Finish (the references
+// Accumulates sum x x^T incrementally: each chunk of up to 1024 rows is multiplied in F32 with ops/matvec.h's SIMD
+// MatMul and added into double sums (the references keep H in F32 throughout). The 2/n normalization is applied
+// once in Finish (the references
 // rescale a running F32 H on every batch: H *= n/(n+m); H += 2/(n+m) x x^T — the same matrix, with less rounding
 // here). llm-compressor counts n in sequences, not tokens; GPTQ's result does not depend on the scale of H (damping
 // is relative to mean(diag(H)), and scaling H by c scales U by 1/sqrt(c), which cancels in err * U_jk), so octet
 // counts tokens.
-// Deterministic: the sums depend only on the rows added and their order, not on the thread count.
+// Deterministic: the sums depend only on the rows added and how they were split into Add calls, never on the
+// thread count.
 class HessianAccumulator {
  public:
   explicit HessianAccumulator(int64_t cols);

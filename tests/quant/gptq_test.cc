@@ -98,19 +98,42 @@ TEST(GptqTest, HessianAccumulatorHandComputedAndIncremental) {
   const Hessian h = acc.Finish();
   EXPECT_EQ(h.samples, 2);
   EXPECT_EQ(h.h, (std::vector<double>{10, 14, 14, 20}));
-  // Two Adds of one row each: the same matrix.
+  // Two Adds of one row each: the same matrix (exact here: every product and sum is exact in F32).
   HessianAccumulator split(2);
   split.Add(x.data(), 1);
   split.Add(x.data() + 2, 1);
   EXPECT_EQ(split.Finish().h, h.h);
-  // Larger, with and without a pool: identical bits.
-  const std::vector<float> big = Normal(300 * 70, 1.0f, 2);
-  HessianAccumulator a(70), b(70);
-  ThreadPool pool(4);
-  a.Add(big.data(), 300);
-  b.Add(big.data(), 120, &pool);
-  b.Add(big.data() + 120 * 70, 180, &pool);
-  EXPECT_EQ(a.Finish().h, b.Finish().h);
+  // Larger than one F32 chunk (1024 rows) and one output band (256 rows of H): against a double reference,
+  // identical bits at any thread count, and nearly the same when the rows come in other Add calls.
+  const int64_t tokens = 1500, cols = 300;
+  const std::vector<float> big = Normal(tokens * cols, 1.0f, 2);
+  HessianAccumulator a(cols), b(cols), c(cols);
+  ThreadPool one(1), four(4);
+  a.Add(big.data(), tokens, &one);
+  b.Add(big.data(), tokens, &four);
+  c.Add(big.data(), 700, &four);
+  c.Add(big.data() + 700 * cols, tokens - 700);
+  const Hessian ha = a.Finish(), hb = b.Finish(), hc = c.Finish();
+  EXPECT_EQ(ha.h, hb.h);
+  std::vector<double> exact(static_cast<size_t>(cols * cols), 0.0);  // upper triangle, double throughout
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* xt = big.data() + t * cols;
+    for (int64_t i = 0; i < cols; ++i) {
+      for (int64_t j = i; j < cols; ++j) exact[i * cols + j] += static_cast<double>(xt[i]) * xt[j];
+    }
+  }
+  double max_error = 0.0, max_split_difference = 0.0;
+  int64_t asymmetric = 0;
+  for (int64_t i = 0; i < cols; ++i) {
+    for (int64_t j = i; j < cols; ++j) {
+      max_error = std::max(max_error, std::fabs(ha.at(i, j) - exact[i * cols + j] * 2.0 / tokens));
+      max_split_difference = std::max(max_split_difference, std::fabs(hc.at(i, j) - ha.at(i, j)));
+      asymmetric += ha.at(i, j) != ha.at(j, i);
+    }
+  }
+  EXPECT_LT(max_error, 1e-5);  // the diagonal is ~2, off-diagonal entries ~0.05
+  EXPECT_LT(max_split_difference, 1e-5);
+  EXPECT_EQ(asymmetric, 0);
   // Errors.
   EXPECT_THROW(HessianAccumulator(3).Finish(), Error);
   const std::vector<float> bad = {1.0f, std::nanf("")};
