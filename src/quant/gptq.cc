@@ -130,13 +130,17 @@ bool InverseHessianCholesky(const std::vector<double>& h, int64_t n, double damp
     }
   });
   if (!finite) return false;
-  // U[p][q] = M[n-1-p][n-1-q] = m_t[n-1-q][n-1-p], nonzero for p <= q.
-  u.assign(size, 0.0);
+  a = std::vector<double>();  // release the factor before U takes its place
+  // U[p][q] = M[n-1-p][n-1-q] = m_t[n-1-q][n-1-p]: an anti-transpose, an involution on the upper triangle (where
+  // both m_t's data and U live), done in place by swapping pairs; the lower triangles are zero in both.
   for (int64_t p = 0; p < n; ++p) {
     for (int64_t q = p; q < n; ++q) {
-      u[static_cast<size_t>(p * n + q)] = m_t[static_cast<size_t>((n - 1 - q) * n + (n - 1 - p))];
+      const size_t here = static_cast<size_t>(p * n + q);
+      const size_t there = static_cast<size_t>((n - 1 - q) * n + (n - 1 - p));
+      if (here < there) std::swap(m_t[here], m_t[there]);
     }
   }
+  u = std::move(m_t);
   return true;
 }
 
@@ -221,18 +225,22 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
         name);
   }
   const int64_t n = cols;
-  std::vector<double> h = hessian.h;
-  for (double v : h) {
+  for (double v : hessian.h) {
     if (!std::isfinite(v)) Fail("GPTQ '{}': the Hessian holds a non-finite value", name);
   }
+  // Memory: besides the caller's H, at most three more n x n double matrices live at once (the permuted H, and
+  // the factorization's work matrix and result), and only U after the factorization.
 
-  // 1. Dead inputs: H_ii = 1, W[:, i] = 0 (gptq.py: before the static groups are computed).
+  // 1. Dead inputs: H_ii = 1, W[:, i] = 0 (gptq.py: before the static groups are computed). A dead input's row and
+  // column of H are all zero (x_i was always 0), so only the diagonal changes.
+  std::vector<double> diagonal(static_cast<size_t>(n));
   std::vector<float> masked(w, w + rows * cols);
   int64_t dead = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (h[static_cast<size_t>(i * n + i)] == 0.0) {
+    diagonal[static_cast<size_t>(i)] = hessian.at(i, i);
+    if (diagonal[static_cast<size_t>(i)] == 0.0) {
       ++dead;
-      h[static_cast<size_t>(i * n + i)] = 1.0;
+      diagonal[static_cast<size_t>(i)] = 1.0;
       for (int64_t r = 0; r < rows; ++r) masked[static_cast<size_t>(r * n + i)] = 0.0f;
     }
   }
@@ -248,13 +256,14 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
   std::iota(perm.begin(), perm.end(), int64_t{0});
   if (options.act_order) {
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
-      return h[static_cast<size_t>(a * n + a)] > h[static_cast<size_t>(b * n + b)];
+      return diagonal[static_cast<size_t>(a)] > diagonal[static_cast<size_t>(b)];
     });
   }
   std::vector<double> hp(static_cast<size_t>(n * n));
   for (int64_t a = 0; a < n; ++a) {
     for (int64_t b = 0; b < n; ++b) {
-      hp[static_cast<size_t>(a * n + b)] = h[static_cast<size_t>(perm[a] * n + perm[b])];
+      hp[static_cast<size_t>(a * n + b)] =
+          a == b ? diagonal[static_cast<size_t>(perm[a])] : hessian.at(perm[a], perm[b]);
     }
   }
 
@@ -273,6 +282,7 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
     if (attempt == options.max_damp_retries) break;
     damp_fraction = damp_fraction > 0.0 ? damp_fraction * 10.0 : 0.01;
   }
+  hp = std::vector<double>();  // release it before the long part
   if (!factored) {
     Fail(
         "GPTQ '{}': the Hessian of its {} calibration rows is not positive definite even with damping {} x "

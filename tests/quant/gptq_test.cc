@@ -55,8 +55,14 @@ Hessian HessianOf(const std::vector<float>& x, int64_t cols) {
   return acc.Finish();
 }
 
-TEST(GptqTest, InverseHessianCholeskyFactorsTheDampedInverse) {
-  const int64_t n = 37;
+class InverseHessianCholeskyTest : public ::testing::TestWithParam<int64_t> {};
+
+// Odd and even sizes (the in-place anti-transpose has a fixed diagonal only for odd n), and sizes around the
+// 16-column panels of the factorization.
+INSTANTIATE_TEST_SUITE_P(Sizes, InverseHessianCholeskyTest, ::testing::Values(1, 2, 15, 16, 17, 36, 37, 70));
+
+TEST_P(InverseHessianCholeskyTest, FactorsTheDampedInverse) {
+  const int64_t n = GetParam();
   const std::vector<float> x = Normal(80 * n, 1.0f, 1);
   const Hessian h = HessianOf(x, n);
   const double damp = 0.05;
@@ -85,8 +91,11 @@ TEST(GptqTest, InverseHessianCholeskyFactorsTheDampedInverse) {
   std::vector<double> u_pool;
   ASSERT_TRUE(InverseHessianCholesky(h.h, n, damp, u_pool, &pool));
   EXPECT_EQ(u, u_pool);
-  // An indefinite matrix is refused.
-  std::vector<double> indefinite = {1.0, 2.0, 2.0, 1.0};
+}
+
+TEST(GptqTest, InverseHessianCholeskyRefusesAnIndefiniteMatrix) {
+  std::vector<double> u;
+  const std::vector<double> indefinite = {1.0, 2.0, 2.0, 1.0};
   EXPECT_FALSE(InverseHessianCholesky(indefinite, 2, 0.0, u));
 }
 
