@@ -207,13 +207,9 @@ Hessian HessianAccumulator::Finish() const {
   return out;
 }
 
-Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessian& hessian, const Int4Params& params,
-                        const GptqOptions& options, ThreadPool* pool, GptqStats* stats) {
-  const std::string& name = options.name.empty() ? std::string("(unnamed layer)") : options.name;
-  if (rows <= 0 || cols <= 0) Fail("GPTQ '{}': empty weight [{}, {}]", name, rows, cols);
-  if (hessian.cols != cols || hessian.h.size() != static_cast<size_t>(cols * cols)) {
-    Fail("GPTQ '{}': the Hessian is for {} inputs but the weight has {}", name, hessian.cols, cols);
-  }
+namespace {
+
+void CheckOptions(const GptqOptions& options, const std::string& name) {
   if (options.block_size <= 0) Fail("GPTQ '{}': block size must be positive, got {}", name, options.block_size);
   if (!(options.damp >= 0.0) || !std::isfinite(options.damp)) {
     Fail("GPTQ '{}': damping must be a finite non-negative fraction, got {}", name, options.damp);
@@ -224,41 +220,54 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
         "not write)",
         name);
   }
-  const int64_t n = cols;
+}
+
+std::string LayerName(const GptqOptions& options) {
+  return options.name.empty() ? std::string("(unnamed layer)") : options.name;
+}
+
+}  // namespace
+
+GptqInverseHessian PrepareGptq(const Hessian& hessian, const GptqOptions& options, ThreadPool* pool) {
+  const std::string name = LayerName(options);
+  CheckOptions(options, name);
+  const int64_t n = hessian.cols;
+  if (n <= 0 || hessian.h.size() != static_cast<size_t>(n * n)) {
+    Fail("GPTQ '{}': the Hessian holds {} values, not {} x {}", name, hessian.h.size(), n, n);
+  }
   for (double v : hessian.h) {
     if (!std::isfinite(v)) Fail("GPTQ '{}': the Hessian holds a non-finite value", name);
   }
   // Memory: besides the caller's H, at most three more n x n double matrices live at once (the permuted H, and
-  // the factorization's work matrix and result), and only U after the factorization.
+  // the factorization's work matrix and result), and only U afterwards.
+  GptqInverseHessian out;
+  out.cols = n;
+  out.samples = hessian.samples;
+  out.act_order = options.act_order;
 
-  // 1. Dead inputs: H_ii = 1, W[:, i] = 0 (gptq.py: before the static groups are computed). A dead input's row and
-  // column of H are all zero (x_i was always 0), so only the diagonal changes.
+  // 1. Dead inputs: H_ii = 1 (gptq.py); QuantizeGptq zeroes their weights. A dead input's row and column of H are
+  // all zero (x_i was always 0), so only the diagonal changes.
   std::vector<double> diagonal(static_cast<size_t>(n));
-  std::vector<float> masked(w, w + rows * cols);
-  int64_t dead = 0;
+  out.dead.assign(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) {
     diagonal[static_cast<size_t>(i)] = hessian.at(i, i);
     if (diagonal[static_cast<size_t>(i)] == 0.0) {
-      ++dead;
+      ++out.dead_columns;
+      out.dead[static_cast<size_t>(i)] = 1;
       diagonal[static_cast<size_t>(i)] = 1.0;
-      for (int64_t r = 0; r < rows; ++r) masked[static_cast<size_t>(r * n + i)] = 0.0f;
     }
   }
 
-  // 2. Group parameters: static (from the masked weight, original column order) or chosen as each group starts.
-  Int4Matrix m = ChooseInt4QParams(masked.data(), rows, cols, params, pool);
-  const int64_t group_size = m.group_size;
-  const int64_t groups = m.num_groups();
-
   // 3. Processing order: descending diag(H), stable (ties keep column order; torch.argsort is not stable, but
   // exact ties are rare and either order is a valid GPTQ).
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), int64_t{0});
+  out.order.resize(static_cast<size_t>(n));
+  std::iota(out.order.begin(), out.order.end(), int64_t{0});
   if (options.act_order) {
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+    std::stable_sort(out.order.begin(), out.order.end(), [&](int64_t a, int64_t b) {
       return diagonal[static_cast<size_t>(a)] > diagonal[static_cast<size_t>(b)];
     });
   }
+  const std::vector<int64_t>& perm = out.order;
   std::vector<double> hp(static_cast<size_t>(n * n));
   for (int64_t a = 0; a < n; ++a) {
     for (int64_t b = 0; b < n; ++b) {
@@ -271,24 +280,62 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
   double mean_diagonal = 0.0;
   for (int64_t i = 0; i < n; ++i) mean_diagonal += hp[static_cast<size_t>(i * n + i)];
   mean_diagonal /= static_cast<double>(n);
-  std::vector<double> u;
   double damp_fraction = options.damp;
   bool factored = false;
   for (int attempt = 0; attempt <= options.max_damp_retries; ++attempt) {
-    if (InverseHessianCholesky(hp, n, damp_fraction * mean_diagonal, u, pool)) {
+    if (InverseHessianCholesky(hp, n, damp_fraction * mean_diagonal, out.u, pool)) {
       factored = true;
       break;
     }
     if (attempt == options.max_damp_retries) break;
     damp_fraction = damp_fraction > 0.0 ? damp_fraction * 10.0 : 0.01;
   }
-  hp = std::vector<double>();  // release it before the long part
   if (!factored) {
     Fail(
         "GPTQ '{}': the Hessian of its {} calibration rows is not positive definite even with damping {} x "
         "mean(diag(H)); use more calibration data or a larger damping",
         name, hessian.samples, damp_fraction);
   }
+  out.damp_used = damp_fraction;
+  return out;
+}
+
+Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessian& hessian, const Int4Params& params,
+                        const GptqOptions& options, ThreadPool* pool, GptqStats* stats) {
+  const std::string name = LayerName(options);
+  if (hessian.cols != cols) {
+    Fail("GPTQ '{}': the Hessian is for {} inputs but the weight has {}", name, hessian.cols, cols);
+  }
+  return QuantizeGptq(w, rows, cols, PrepareGptq(hessian, options, pool), params, options, pool, stats);
+}
+
+Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const GptqInverseHessian& prepared,
+                        const Int4Params& params, const GptqOptions& options, ThreadPool* pool, GptqStats* stats) {
+  const std::string name = LayerName(options);
+  CheckOptions(options, name);
+  if (rows <= 0 || cols <= 0) Fail("GPTQ '{}': empty weight [{}, {}]", name, rows, cols);
+  if (prepared.cols != cols || prepared.u.size() != static_cast<size_t>(cols * cols)) {
+    Fail("GPTQ '{}': the inverse Hessian is for {} inputs but the weight has {}", name, prepared.cols, cols);
+  }
+  if (prepared.act_order && !options.static_groups) {
+    Fail("GPTQ '{}': the inverse Hessian was prepared with act_order, which needs static groups", name);
+  }
+  const int64_t n = cols;
+  const std::vector<int64_t>& perm = prepared.order;
+  const std::vector<double>& u = prepared.u;
+
+  // 1 (continued). Dead inputs' weights are 0 (gptq.py: before the static groups are computed).
+  std::vector<float> masked(w, w + rows * cols);
+  for (int64_t i = 0; i < n; ++i) {
+    if (prepared.dead[static_cast<size_t>(i)] != 0) {
+      for (int64_t r = 0; r < rows; ++r) masked[static_cast<size_t>(r * n + i)] = 0.0f;
+    }
+  }
+
+  // 2. Group parameters: static (from the masked weight, original column order) or chosen as each group starts.
+  Int4Matrix m = ChooseInt4QParams(masked.data(), rows, cols, params, pool);
+  const int64_t group_size = m.group_size;
+  const int64_t groups = m.num_groups();
 
   // 5. Column by column with lazy block updates, a tile of rows at a time.
   const int64_t block_size = options.block_size;
@@ -365,8 +412,8 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessia
   }
 
   if (stats != nullptr) {
-    stats->damp_used = damp_fraction;
-    stats->dead_columns = dead;
+    stats->damp_used = prepared.damp_used;
+    stats->dead_columns = prepared.dead_columns;
     stats->loss = 0.0;
     for (double l : tile_loss) stats->loss += l;
   }

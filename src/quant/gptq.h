@@ -100,9 +100,31 @@ struct GptqStats {
   double loss = 0;
 };
 
+// What GPTQ needs from the Hessian alone (steps 1, 3 and 4 above): the linears that read the same input (q/k/v;
+// gate/up; a Mixtral layer's w1/w3 of one expert) share it, so the O(cols^3) factorization runs once for them.
+struct GptqInverseHessian {
+  int64_t cols = 0;
+  int64_t samples = 0;
+  bool act_order = false;
+  std::vector<int64_t> order;  // processing order: column indices
+  std::vector<uint8_t> dead;   // per column: 1 when H_ii == 0
+  int64_t dead_columns = 0;
+  double damp_used = 0;   // the damping fraction that succeeded
+  std::vector<double> u;  // [cols, cols] upper factor of (H + damp I)^-1, in processing order
+};
+
+// Uses options.damp, max_damp_retries, act_order and name. Throws octet::Error naming options.name if H is not
+// square, holds a non-finite value or cannot be factored even with the retries' damping.
+GptqInverseHessian PrepareGptq(const Hessian& hessian, const GptqOptions& options = {}, ThreadPool* pool = nullptr);
+
 // Quantizes w ([rows, cols], row-major F32) with GPTQ. Returns codes in the original column order with the static
-// groups' scales/zeros. Throws octet::Error (naming options.name) if the Hessian's size differs from cols or it
-// cannot be factored.
+// groups' scales/zeros. Uses options.block_size and static_groups (and name). Throws octet::Error (naming
+// options.name) if the sizes differ.
+Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const GptqInverseHessian& prepared,
+                        const Int4Params& params, const GptqOptions& options = {}, ThreadPool* pool = nullptr,
+                        GptqStats* stats = nullptr);
+
+// PrepareGptq + QuantizeGptq, for a linear whose Hessian nobody else shares.
 Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const Hessian& hessian, const Int4Params& params,
                         const GptqOptions& options = {}, ThreadPool* pool = nullptr, GptqStats* stats = nullptr);
 

@@ -214,6 +214,30 @@ TEST(GptqTest, IdenticalAtAnyThreadCount) {
   }
 }
 
+TEST(GptqTest, OnePreparedInverseHessianServesEveryLinearOfAnInput) {
+  // q/k/v read the same input: one PrepareGptq, three QuantizeGptq calls, each identical to the one-shot call.
+  const int64_t cols = 96, tokens = 300;
+  const Hessian h = HessianOf(CorrelatedInputs(tokens, cols, 12), cols);
+  const GptqInverseHessian prepared = PrepareGptq(h);
+  EXPECT_EQ(prepared.cols, cols);
+  EXPECT_EQ(prepared.order.size(), static_cast<size_t>(cols));
+  for (int64_t rows : {96, 32, 32}) {
+    const std::vector<float> w = Normal(rows * cols, 0.05f, static_cast<uint32_t>(13 + rows));
+    const Int4Matrix shared = QuantizeGptq(w.data(), rows, cols, prepared, Params(32, true));
+    const Int4Matrix alone = QuantizeGptq(w.data(), rows, cols, h, Params(32, true));
+    EXPECT_EQ(shared.codes, alone.codes);
+    EXPECT_EQ(shared.scales, alone.scales);
+  }
+  // A factor prepared for another width, or with act_order for dynamic groups, is refused.
+  const std::vector<float> w = Normal(8 * 64, 0.05f, 14);
+  EXPECT_THROW(QuantizeGptq(w.data(), 8, 64, prepared, Params(32, true)), Error);
+  GptqOptions dynamic;
+  dynamic.act_order = false;
+  dynamic.static_groups = false;
+  const std::vector<float> w96 = Normal(8 * cols, 0.05f, 15);
+  EXPECT_THROW(QuantizeGptq(w96.data(), 8, cols, prepared, Params(32, true), dynamic), Error);
+}
+
 TEST(GptqTest, BlockSizeDoesNotChangeTheResultMuch) {
   // Lazy blocks reorder the additions only: codes agree except for rare ties near a rounding boundary.
   const int64_t rows = 32, cols = 172, tokens = 400;
