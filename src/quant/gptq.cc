@@ -342,7 +342,24 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const GptqIn
   const int64_t tiles = (rows + kTileRows - 1) / kTileRows;
   std::vector<double> tile_loss(static_cast<size_t>(tiles), 0.0);
   const bool dynamic_groups = !options.static_groups;
+  // U[i1:i2, i2:] of every block, transposed to [n - i2, count] F32 rows for MatMul; shared by all tiles
+  // (n^2 / 2 floats in all, a quarter of U's bytes).
+  std::vector<std::vector<float>> packed_u;
+  for (int64_t i1 = 0; i1 < n; i1 += block_size) {
+    const int64_t i2 = std::min(n, i1 + block_size);
+    std::vector<float> block(static_cast<size_t>((n - i2) * (i2 - i1)));
+    for (int64_t k = i2; k < n; ++k) {
+      for (int64_t i = i1; i < i2; ++i) {
+        block[static_cast<size_t>((k - i2) * (i2 - i1) + (i - i1))] =
+            static_cast<float>(u[static_cast<size_t>(i * n + k)]);
+      }
+    }
+    packed_u.push_back(std::move(block));
+  }
   auto run_tile = [&](size_t tile) {
+    ThreadPool inline_pool(1);  // MatMul runs inside a pool item: never on the pool itself
+    std::vector<float> block_errors(static_cast<size_t>(kTileRows * block_size));
+    std::vector<float> update(static_cast<size_t>(kTileRows * n));
     const int64_t r0 = static_cast<int64_t>(tile) * kTileRows;
     const int64_t tr = std::min(rows, r0 + kTileRows) - r0;
     // wt[k * tr + r]: row r0 + r, processing position k (column perm[k]).
@@ -392,14 +409,26 @@ Int4Matrix QuantizeGptq(const float* w, int64_t rows, int64_t cols, const GptqIn
           for (int64_t r = 0; r < tr; ++r) wk[r] -= ei[r] * uik;
         }
       }
-      // Lazy update of the trailing columns with this block's errors.
-      for (int64_t i = i1; i < i2; ++i) {
-        const double* ui = u.data() + i * n;
-        const double* ei = errors.data() + (i - i1) * tr;
-        for (int64_t k = i2; k < n; ++k) {
-          const double uik = ui[k];
-          double* wk = wt.data() + k * tr;
-          for (int64_t r = 0; r < tr; ++r) wk[r] -= ei[r] * uik;
+      // Lazy update of the trailing columns with this block's errors: W[:, i2:] -= E U[i1:i2, i2:], a rank-`count`
+      // product through ops/matvec.h's SIMD MatMul in F32 (as the references run it), on this thread.
+      const int64_t count = i2 - i1;
+      const int64_t trailing = n - i2;
+      if (trailing > 0) {
+        for (int64_t r = 0; r < tr; ++r) {
+          for (int64_t i = 0; i < count; ++i) {
+            block_errors[static_cast<size_t>(r * count + i)] =
+                static_cast<float>(errors[static_cast<size_t>(i * tr + r)]);
+          }
+        }
+        WeightMatrix trailing_u;
+        trailing_u.dtype = DType::kF32;
+        trailing_u.rows = trailing;
+        trailing_u.cols = count;
+        trailing_u.data = packed_u[static_cast<size_t>(i1 / block_size)].data();
+        MatMul(trailing_u, block_errors.data(), static_cast<size_t>(tr), update.data(), inline_pool);
+        for (int64_t r = 0; r < tr; ++r) {
+          const float* ur = update.data() + r * trailing;
+          for (int64_t k = 0; k < trailing; ++k) wt[static_cast<size_t>((i2 + k) * tr + r)] -= ur[k];
         }
       }
     }
