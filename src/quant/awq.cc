@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/matvec.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -85,25 +86,28 @@ void DivideInputColumns(float* x, int64_t tokens, int64_t cols, const std::vecto
 
 double LinearOutputSquaredError(const float* x, int64_t tokens, const float* w, const float* w_hat, int64_t rows,
                                 int64_t cols, ThreadPool* pool) {
-  // sum_t sum_r (x_t . (w_r - w_hat_r))^2: the difference first, so the figure is not the small difference of two
-  // large outputs. Per-row sums land in their own slots and are added in row order: thread-count independent.
-  std::vector<double> per_row(static_cast<size_t>(rows), 0.0);
-  ForRows(rows, pool, [&](int64_t r) {
-    std::vector<double> diff(static_cast<size_t>(cols));
-    for (int64_t c = 0; c < cols; ++c) {
-      diff[static_cast<size_t>(c)] = static_cast<double>(w[r * cols + c]) - static_cast<double>(w_hat[r * cols + c]);
-    }
-    double sum = 0.0;
-    for (int64_t t = 0; t < tokens; ++t) {
-      const float* xt = x + t * cols;
-      double dot = 0.0;
-      for (int64_t c = 0; c < cols; ++c) dot += static_cast<double>(xt[c]) * diff[static_cast<size_t>(c)];
-      sum += dot * dot;
-    }
-    per_row[static_cast<size_t>(r)] = sum;
-  });
+  // sum_t sum_r (x_t . (w_r - w_hat_r))^2, with the difference taken first so the figure is not the small
+  // difference of two large outputs. The products run through ops/matvec.h's SIMD MatMul (F32 accumulation, fixed
+  // order, thread-count independent); the squares are summed in double in token-then-row order.
+  std::vector<float> diff(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < diff.size(); ++i) diff[i] = w[i] - w_hat[i];
+  WeightMatrix matrix;
+  matrix.dtype = DType::kF32;
+  matrix.rows = rows;
+  matrix.cols = cols;
+  matrix.data = diff.data();
+  ThreadPool inline_pool(1);
+  ThreadPool& threads = pool != nullptr ? *pool : inline_pool;
+  // Bounded memory for the outputs: a chunk of tokens at a time.
+  constexpr int64_t kTokensPerChunk = 256;
+  std::vector<float> y(static_cast<size_t>(std::min(tokens, kTokensPerChunk) * rows));
   double total = 0.0;
-  for (double v : per_row) total += v;
+  for (int64_t t0 = 0; t0 < tokens; t0 += kTokensPerChunk) {
+    const int64_t n = std::min(kTokensPerChunk, tokens - t0);
+    MatMul(matrix, x + t0 * cols, static_cast<size_t>(n), y.data(), threads);
+    for (int64_t i = 0; i < n * rows; ++i)
+      total += static_cast<double>(y[static_cast<size_t>(i)]) * y[static_cast<size_t>(i)];
+  }
   return total;
 }
 

@@ -91,8 +91,9 @@ std::vector<float> SearchAwqClip(const float* w, int64_t rows, int64_t cols, con
 // Clamps w[r, c] to [-clip[r, g], clip[r, g]] (AutoAWQ apply_clip).
 void ApplyAwqClip(float* w, int64_t rows, int64_t cols, int64_t group_size, const std::vector<float>& clip);
 
-// ||X W^T - X What^T||^2 summed over all tokens and output rows (double accumulation), the error measure AWQ
-// minimizes and the tests compare methods with. x: [tokens, cols]; w, w_hat: [rows, cols].
+// ||X W^T - X What^T||^2 summed over all tokens and output rows, the error measure AWQ minimizes and the tests
+// compare methods with: X (W - What)^T through ops/matvec.h's MatMul (F32), squares summed in double. Identical at
+// any thread count. x: [tokens, cols]; w, w_hat: [rows, cols].
 double LinearOutputSquaredError(const float* x, int64_t tokens, const float* w, const float* w_hat, int64_t rows,
                                 int64_t cols, ThreadPool* pool = nullptr);
 

@@ -1,10 +1,10 @@
 #include "quant/int4_group.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "numeric/half.h"
 #include "util/error.h"
@@ -20,18 +20,24 @@ constexpr int64_t kRowsPerTask = 16;
 // compressed-tensors `_get_dtype_eps`: torch.finfo(dtype).eps of the scale dtype.
 float ScaleEpsilon(Int4ScaleDtype dtype) {
   switch (dtype) {
-    case Int4ScaleDtype::kF32: return std::numeric_limits<float>::epsilon();  // 2^-23
-    case Int4ScaleDtype::kBF16: return 0.0078125f;                            // 2^-7
-    case Int4ScaleDtype::kF16: return 0.0009765625f;                          // 2^-10
+    case Int4ScaleDtype::kF32:
+      return std::numeric_limits<float>::epsilon();  // 2^-23
+    case Int4ScaleDtype::kBF16:
+      return 0.0078125f;  // 2^-7
+    case Int4ScaleDtype::kF16:
+      return 0.0009765625f;  // 2^-10
   }
   return std::numeric_limits<float>::epsilon();
 }
 
 float LargestFinite(Int4ScaleDtype dtype) {
   switch (dtype) {
-    case Int4ScaleDtype::kF32: return std::numeric_limits<float>::max();
-    case Int4ScaleDtype::kBF16: return DecodeBF16(0x7F7F);
-    case Int4ScaleDtype::kF16: return 65504.0f;
+    case Int4ScaleDtype::kF32:
+      return std::numeric_limits<float>::max();
+    case Int4ScaleDtype::kBF16:
+      return DecodeBF16(0x7F7F);
+    case Int4ScaleDtype::kF16:
+      return 65504.0f;
   }
   return std::numeric_limits<float>::max();
 }
@@ -41,9 +47,14 @@ float LargestFinite(Int4ScaleDtype dtype) {
 float RoundScale(float scale, Int4ScaleDtype dtype) {
   float rounded = scale;
   switch (dtype) {
-    case Int4ScaleDtype::kF32: break;
-    case Int4ScaleDtype::kBF16: rounded = DecodeBF16(EncodeBF16(scale)); break;
-    case Int4ScaleDtype::kF16: rounded = DecodeF16(EncodeF16(scale)); break;
+    case Int4ScaleDtype::kF32:
+      break;
+    case Int4ScaleDtype::kBF16:
+      rounded = DecodeBF16(EncodeBF16(scale));
+      break;
+    case Int4ScaleDtype::kF16:
+      rounded = DecodeF16(EncodeF16(scale));
+      break;
   }
   const float largest = LargestFinite(dtype);
   return rounded > largest ? largest : rounded;
@@ -133,8 +144,9 @@ int64_t Int4Params::EffectiveGroupSize(int64_t cols) const {
 std::string Int4Params::ToString() const {
   const std::string group = group_size == kInt4ChannelGroup ? "channel" : fmt::format("g{}", group_size);
   const char* grid_name = grid == Int4Grid::kGgmlQ4_0 ? "ggml-q4_0" : "compressed-tensors";
-  const char* dtype = scale_dtype == Int4ScaleDtype::kF32 ? "F32" : scale_dtype == Int4ScaleDtype::kBF16 ? "BF16"
-                                                                                                            : "F16";
+  const char* dtype = scale_dtype == Int4ScaleDtype::kF32    ? "F32"
+                      : scale_dtype == Int4ScaleDtype::kBF16 ? "BF16"
+                                                             : "F16";
   return fmt::format("{} {} {} scales {}", group, symmetric ? "symmetric" : "asymmetric", grid_name, dtype);
 }
 
@@ -203,8 +215,7 @@ std::vector<float> Int4Matrix::Dequantize() const {
   return out;
 }
 
-Int4Matrix ChooseInt4QParams(const float* w, int64_t rows, int64_t cols, const Int4Params& params,
-                             ThreadPool* pool) {
+Int4Matrix ChooseInt4QParams(const float* w, int64_t rows, int64_t cols, const Int4Params& params, ThreadPool* pool) {
   CheckShape(rows, cols, "INT4 quantization");
   if (params.group_size < 0) Fail("INT4 group size must be positive, got {}", params.group_size);
   if (params.grid == Int4Grid::kGgmlQ4_0 && !params.symmetric) Fail("the ggml Q4_0 grid is symmetric only");

@@ -50,7 +50,8 @@
 // crash: NaN comparisons and casts are guarded).
 //
 // Determinism: every (row, group) is computed from its own values only, so results are identical at any thread
-// count.
+// count. Threading (here and in gptq.h / awq.h): `pool` may be null (everything runs on the calling thread); it must
+// not be a pool whose ParallelFor is already running the caller (ThreadPool is not reentrant).
 #ifndef OCTET_QUANT_INT4_GROUP_H_
 #define OCTET_QUANT_INT4_GROUP_H_
 
@@ -90,7 +91,8 @@ struct Int4Params {
 };
 
 // Throws octet::Error when the combination is not supported (group size not in {0, 32, 64, 128}; an asymmetric
-// ggml grid).
+// ggml grid). This is the policy check for user-facing options: the quantizers below accept any positive group size
+// (the tests use small ones) and refuse only what they cannot compute (a negative group size, asymmetric ggml).
 void ValidateInt4Params(const Int4Params& params);
 
 // ceil(cols / group_size).
@@ -121,9 +123,9 @@ struct Int4Matrix {
   int64_t group_size = 0;  // effective width (cols for a channel grid), >= 1
   bool symmetric = true;
   Int4Grid grid = Int4Grid::kCompressedTensors;
-  std::vector<int8_t> codes;   // [rows, cols], q in [-8, 7]
-  std::vector<float> scales;   // [rows, num_groups()]
-  std::vector<int8_t> zeros;   // [rows, num_groups()], empty when symmetric
+  std::vector<int8_t> codes;  // [rows, cols], q in [-8, 7]
+  std::vector<float> scales;  // [rows, num_groups()]
+  std::vector<int8_t> zeros;  // [rows, num_groups()], empty when symmetric
   // kGgmlQ4_0 only, [rows, num_groups()]: 1/d of the unrounded d (see Int4GroupQParams); empty otherwise.
   std::vector<float> inverse_scales;
 

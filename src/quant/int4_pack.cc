@@ -118,14 +118,13 @@ PackedInt4Weight PackCompressedTensors(const Int4Matrix& m) {
 
 Int4Matrix UnpackCompressedTensors(const PackedInt4Weight& packed) {
   if (packed.rows < 0 || packed.cols < 0 || packed.group_size <= 0) {
-    Fail("pack-quantized weight: invalid shape [{}, {}] or group size {}", packed.rows, packed.cols,
-         packed.group_size);
+    Fail("pack-quantized weight: invalid shape [{}, {}] or group size {}", packed.rows, packed.cols, packed.group_size);
   }
   const int64_t groups = Int4NumGroups(packed.cols, packed.group_size);
   const size_t want_packed = static_cast<size_t>(packed.rows * Int4PackedWords(packed.cols));
   if (packed.weight_packed.size() != want_packed) {
-    Fail("pack-quantized weight [{}, {}]: weight_packed has {} words, expected {} ([{}, {}])", packed.rows,
-         packed.cols, packed.weight_packed.size(), want_packed, packed.rows, Int4PackedWords(packed.cols));
+    Fail("pack-quantized weight [{}, {}]: weight_packed has {} words, expected {} ([{}, {}])", packed.rows, packed.cols,
+         packed.weight_packed.size(), want_packed, packed.rows, Int4PackedWords(packed.cols));
   }
   if (packed.weight_scale.size() != static_cast<size_t>(packed.rows * groups)) {
     Fail("pack-quantized weight [{}, {}] group {}: weight_scale has {} values, expected {} ([{}, {}])", packed.rows,
@@ -134,9 +133,9 @@ Int4Matrix UnpackCompressedTensors(const PackedInt4Weight& packed) {
   const bool symmetric = packed.weight_zero_point.empty();
   const size_t want_zero = static_cast<size_t>(Int4PackedWords(packed.rows) * groups);
   if (!symmetric && packed.weight_zero_point.size() != want_zero) {
-    Fail("pack-quantized weight [{}, {}] group {}: weight_zero_point has {} words, expected {} ([{}, {}])",
-         packed.rows, packed.cols, packed.group_size, packed.weight_zero_point.size(), want_zero,
-         Int4PackedWords(packed.rows), groups);
+    Fail("pack-quantized weight [{}, {}] group {}: weight_zero_point has {} words, expected {} ([{}, {}])", packed.rows,
+         packed.cols, packed.group_size, packed.weight_zero_point.size(), want_zero, Int4PackedWords(packed.rows),
+         groups);
   }
   Int4Matrix m;
   m.rows = packed.rows;

@@ -8,7 +8,8 @@
 //   weight_packed      I32 [out, ceil(in / 8)]         codes packed along dim 1 (the input dimension)
 //   weight_scale       model dtype [out, n_groups]     (Int4Matrix::scales, rounded to Int4Params::scale_dtype)
 //   weight_zero_point  I32 [ceil(out / 8), n_groups]   only when asymmetric: zero points packed along dim 0
-//   weight_shape       I64 [2] = [out, in]
+//   weight_shape       [2] = [out, in]: I64 as compress_weight writes it (torch.tensor(weight.shape)), although
+//                      compression_param_info declares int32; vLLM declares int64 and does not use it
 //
 // Packing, both directions: a signed value v in [-8, 7] is stored as the nibble u = v + 8 (`offset = 1 << (bits-1)`);
 // along the packed dimension element 8k + j occupies bits 4j..4j+3 of word k (least significant nibble first); the
@@ -31,7 +32,7 @@
 
 namespace octet {
 
-inline constexpr int kInt4PerWord = 8;     // 32 bits / 4
+inline constexpr int kInt4PerWord = 8;       // 32 bits / 4
 inline constexpr int kInt4NibbleOffset = 8;  // stored nibble = value + 8
 
 // ceil(n / 8): words needed for n packed INT4 values.
@@ -50,8 +51,8 @@ std::vector<int8_t> UnpackInt4AlongRows(const int32_t* packed, int64_t rows, int
 // The tensors of one compressed-tensors pack-quantized Linear, scales still F32 (the writer encodes them in
 // Int4Params::scale_dtype; they are already rounded to it, so the encoding is exact).
 struct PackedInt4Weight {
-  int64_t rows = 0;                        // weight_shape[0] (out)
-  int64_t cols = 0;                        // weight_shape[1] (in)
+  int64_t rows = 0;  // weight_shape[0] (out)
+  int64_t cols = 0;  // weight_shape[1] (in)
   int64_t group_size = 0;
   std::vector<int32_t> weight_packed;      // [rows, ceil(cols / 8)]
   std::vector<float> weight_scale;         // [rows, n_groups]
