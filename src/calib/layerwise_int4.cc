@@ -120,7 +120,9 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
     } else if (scheme_.method == QuantMethod::kGptq) {
       GptqOptions options;
       options.name = module;
-      m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), params, options, &pool_);
+      Int4Params gptq_params = params;
+      gptq_params.mse_grid = 100;
+      m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), gptq_params, options, &pool_);
     } else {
       ApplyAwqScales(module, weight, rows, cols);
       ClipForAwq(module, *stats, weight, rows, cols, params);

@@ -71,14 +71,8 @@ float ClampToInt4Range(float v) {
 // octet never changes.
 int8_t RoundHalfEvenToInt4(float v) { return static_cast<int8_t>(std::nearbyint(ClampToInt4Range(v))); }
 
-Int4GroupQParams CompressedTensorsQParams(const float* x, int64_t n, const Int4Params& params) {
-  // calculate_qparams: min/max extended to include 0.
-  float min_value = 0.0f;
-  float max_value = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    min_value = std::min(min_value, x[i]);
-    max_value = std::max(max_value, x[i]);
-  }
+// compressed-tensors calculate_qparams for a group whose (0-extended) range is [min_value, max_value].
+Int4GroupQParams CompressedTensorsQParamsForRange(float min_value, float max_value, const Int4Params& params) {
   Int4GroupQParams q;
   const float epsilon = ScaleEpsilon(params.scale_dtype);
   if (params.symmetric) {
@@ -95,6 +89,40 @@ Int4GroupQParams CompressedTensorsQParams(const float* x, int64_t n, const Int4P
   }
   q.inverse_scale = 0.0f;
   return q;
+}
+
+Int4GroupQParams CompressedTensorsQParams(const float* x, int64_t n, const Int4Params& params) {
+  // calculate_qparams: min/max extended to include 0.
+  float min_value = 0.0f;
+  float max_value = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    min_value = std::min(min_value, x[i]);
+    max_value = std::max(max_value, x[i]);
+  }
+  Int4GroupQParams best = CompressedTensorsQParamsForRange(min_value, max_value, params);
+  if (params.mse_grid <= 0) return best;
+  // llm-compressor's MSE observer (observers/mse.py): shrink the range by 1 - i/grid for i < maxshrink * grid
+  // (maxshrink 0.2) and keep the range whose quantization error sum |x - q(x)|^2.4 is smallest (the first on ties).
+  const auto error_of = [&](const Int4GroupQParams& q) {
+    double error = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float d = x[i] - DequantizeInt4Value(QuantizeInt4Value(x[i], q, Int4Grid::kCompressedTensors), q);
+      error += std::pow(std::fabs(static_cast<double>(d)), 2.4);
+    }
+    return error;
+  };
+  double best_error = error_of(best);
+  const int steps = static_cast<int>(0.2 * params.mse_grid);
+  for (int i = 1; i < steps; ++i) {
+    const float shrink = 1.0f - static_cast<float>(i) / static_cast<float>(params.mse_grid);
+    const Int4GroupQParams q = CompressedTensorsQParamsForRange(min_value * shrink, max_value * shrink, params);
+    const double error = error_of(q);
+    if (error < best_error) {
+      best_error = error;
+      best = q;
+    }
+  }
+  return best;
 }
 
 Int4GroupQParams GgmlQ4_0QParams(const float* x, int64_t n, const Int4Params& params) {

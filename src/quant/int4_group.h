@@ -83,6 +83,10 @@ struct Int4Params {
   bool symmetric = true;
   Int4Grid grid = Int4Grid::kCompressedTensors;
   Int4ScaleDtype scale_dtype = Int4ScaleDtype::kF32;
+  // kCompressedTensors only: 0 chooses scales from the group's min/max (compressed-tensors' minmax observer, the
+  // round-to-nearest baseline); N > 0 searches ranges shrunk by 1 - i/N (i < N/5) for the one with the least
+  // |x - q(x)|^2.4 error, as llm-compressor's MSE observer does (grid 100). GPTQ uses it for its static groups.
+  int mse_grid = 0;
 
   // The group width used for a row of `cols` values: group_size, or cols for kInt4ChannelGroup.
   int64_t EffectiveGroupSize(int64_t cols) const;
