@@ -46,6 +46,9 @@ void AddConvertCommand(CLI::App& app) {
   cmd->add_option("--calib-data", args->calib_data,
                   "Calibration token ids (one sequence per line) for static activation scales");
   cmd->add_option("--calib-method", args->calib_method, "Calibration: max | percentile:P | mse");
+  cmd->add_option("--format", args->options.format,
+                  "Output format: gguf (one llama.cpp file; schemes Q4_0, Q8_0, F16, BF16, F32) or safetensors "
+                  "(default: gguf when OUT ends in .gguf)");
   cmd->add_flag("--quiet", args->options.quiet, "No progress or summary");
   cmd->add_flag("--overwrite", args->options.overwrite, "Replace OUT if it exists");
   cmd->callback([args] {

@@ -32,6 +32,8 @@ struct ConvertOptions {
   std::filesystem::path model;
   std::filesystem::path output;
   std::string scheme = "fp8";
+  // --format: "gguf", "safetensors", or "" (a .gguf output path means GGUF); see convert/gguf_convert.h.
+  std::string format;
   SchemeOverrides overrides;
   std::vector<std::string> ignore_globs;
   uint64_t max_shard_bytes = 5'000'000'000;

@@ -1,0 +1,186 @@
+#include "convert/gguf_tokenizer_metadata.h"
+
+#include <array>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace octet {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+std::optional<Json> ReadJsonIfPresent(const fs::path& path) {
+  if (!fs::is_regular_file(path)) return std::nullopt;
+  std::ifstream in(path);
+  try {
+    return Json::parse(in);
+  } catch (const Json::exception& e) {
+    Fail("{}: malformed JSON: {}", path.string(), e.what());
+  }
+}
+
+// "<0x0A>": gguf-py LlamaHfVocab.get_token_type's byte-token pattern <0x[0-9A-Fa-f]{2}>.
+bool IsByteToken(const std::string& text) {
+  const auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  return text.size() == 6 && text.compare(0, 3, "<0x") == 0 && hex(text[3]) && hex(text[4]) && text[5] == '>';
+}
+
+// SpecialVocab's special token types, and the GGUF key llama.cpp reads for each (llama-arch.cpp LLM_KV_NAMES;
+// "seperator" is llama.cpp's spelling).
+struct SpecialKind {
+  const char* type;
+  const char* key;
+};
+constexpr std::array<SpecialKind, 7> kSpecialKinds = {{
+    {"bos", "tokenizer.ggml.bos_token_id"},
+    {"eos", "tokenizer.ggml.eos_token_id"},
+    {"unk", "tokenizer.ggml.unknown_token_id"},
+    {"sep", "tokenizer.ggml.seperator_token_id"},
+    {"pad", "tokenizer.ggml.padding_token_id"},
+    {"cls", "tokenizer.ggml.cls_token_id"},
+    {"mask", "tokenizer.ggml.mask_token_id"},
+}};
+
+}  // namespace
+
+GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, const Json& config) {
+  GgufTokenizerMetadata result;
+  const fs::path tokenizer_path = model_dir / "tokenizer.json";
+  const std::optional<Json> tokenizer = ReadJsonIfPresent(tokenizer_path);
+  if (!tokenizer) {
+    result.note = "not carried: the model directory has no tokenizer.json";
+    return result;
+  }
+  const Json& model = tokenizer->value("model", Json::object());
+  const bool llama_hf = model.value("type", "") == "BPE" && model.value("byte_fallback", false) &&
+                        tokenizer->contains("decoder") && (*tokenizer)["decoder"].is_object() &&
+                        (*tokenizer)["decoder"].value("type", "") == "Sequence";
+  if (!llama_hf) {
+    result.note = fmt::format(
+        "not carried: {} is not a SentencePiece-style BPE tokenizer (octet carries only that kind to GGUF so far)",
+        tokenizer_path.string());
+    return result;
+  }
+  if (!model.contains("vocab") || !model["vocab"].is_object()) Fail("{}: model.vocab is not an object", tokenizer_path.string());
+
+  // Vocab by id; ids must be exactly 0..n-1 (what LlamaHfVocab's reverse_vocab lookup assumes).
+  const Json& vocab = model["vocab"];
+  std::vector<std::string> tokens(vocab.size());
+  std::vector<bool> seen(vocab.size(), false);
+  for (const auto& [text, id_json] : vocab.items()) {
+    if (!id_json.is_number_integer()) Fail("{}: vocab entry '{}' has a non-integer id", tokenizer_path.string(), text);
+    const int64_t id = id_json.get<int64_t>();
+    if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || seen[static_cast<size_t>(id)]) {
+      Fail("{}: vocab ids are not 0..{} (entry '{}' has id {})", tokenizer_path.string(), tokens.size() - 1, text, id);
+    }
+    seen[static_cast<size_t>(id)] = true;
+    tokens[static_cast<size_t>(id)] = text;
+  }
+  const size_t base_size = tokens.size();
+
+  // Added tokens: specials become CONTROL; those past the base vocab are appended in id order.
+  std::set<int64_t> special_ids;
+  std::map<int64_t, std::pair<std::string, bool>> extra;  // id -> (content, special)
+  const Json added = tokenizer->value("added_tokens", Json::array());
+  for (const Json& token : added) {
+    if (!token.is_object() || !token.contains("id") || !token["id"].is_number_integer()) continue;
+    const int64_t id = token["id"].get<int64_t>();
+    const bool special = token.value("special", false);
+    if (special) special_ids.insert(id);
+    if (id >= static_cast<int64_t>(base_size)) extra[id] = {token.value("content", ""), special};
+  }
+  int64_t next_id = static_cast<int64_t>(base_size);
+  for (const auto& [id, entry] : extra) {
+    if (id != next_id) Fail("{}: added token ids past the vocab are not consecutive (expected {}, got {})",
+                            tokenizer_path.string(), next_id, id);
+    tokens.push_back(entry.first);
+    ++next_id;
+  }
+
+  std::vector<float> scores(tokens.size(), -1000.0f);
+  std::vector<int32_t> types(tokens.size());
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    GgufTokenType type = GgufTokenType::kNormal;
+    if (id >= base_size) {
+      type = extra[static_cast<int64_t>(id)].second ? GgufTokenType::kControl : GgufTokenType::kUserDefined;
+    } else if (IsByteToken(tokens[id])) {
+      type = GgufTokenType::kByte;
+    } else if (special_ids.count(static_cast<int64_t>(id))) {
+      type = GgufTokenType::kControl;
+    }
+    types[id] = static_cast<int32_t>(type);
+  }
+
+  std::vector<GgufKeyValue>& keys = result.keys;
+  keys.push_back({"tokenizer.ggml.model", GgufValue::String("llama")});
+  keys.push_back({"tokenizer.ggml.pre", GgufValue::String("default")});
+  keys.push_back({"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)});
+  keys.push_back({"tokenizer.ggml.scores", GgufValue::Float32Array(scores)});
+  keys.push_back({"tokenizer.ggml.token_type", GgufValue::Int32Array(types)});
+
+  // SpecialVocab: tokenizer_config.json first, then config.json; ids must be < n_vocab.
+  const std::optional<Json> tokenizer_config = ReadJsonIfPresent(model_dir / "tokenizer_config.json");
+  std::map<std::string, int64_t> special_token_ids;
+  const auto set_special = [&](const std::string& type, const Json& id) {
+    if (!id.is_number_integer() || special_token_ids.count(type)) return;
+    const int64_t value = id.get<int64_t>();
+    if (value >= 0 && value < static_cast<int64_t>(tokens.size())) special_token_ids[type] = value;
+  };
+  std::vector<std::pair<std::string, bool>> add_special;
+  if (tokenizer_config && tokenizer_config->is_object()) {
+    for (const SpecialKind& kind : kSpecialKinds) {
+      const std::string type = kind.type;
+      if (const auto it = tokenizer_config->find("add_" + type + "_token");
+          it != tokenizer_config->end() && it->is_boolean()) {
+        add_special.emplace_back(type, it->get<bool>());
+      }
+      const auto entry = tokenizer_config->find(type + "_token");
+      if (entry == tokenizer_config->end()) continue;
+      std::string content;
+      if (entry->is_string()) {
+        content = entry->get<std::string>();
+      } else if (entry->is_object() && entry->contains("content") && (*entry)["content"].is_string()) {
+        content = (*entry)["content"].get<std::string>();
+      } else {
+        continue;
+      }
+      for (const Json& token : added) {
+        if (token.is_object() && token.value("content", "") == content && token.contains("id")) {
+          set_special(type, token["id"]);
+          break;
+        }
+      }
+    }
+  }
+  if (config.is_object()) {
+    for (const SpecialKind& kind : kSpecialKinds) {
+      const std::string type = kind.type;
+      if (const auto it = config.find(type + "_token_id"); it != config.end()) set_special(type, *it);
+    }
+  }
+  for (const SpecialKind& kind : kSpecialKinds) {
+    if (const auto it = special_token_ids.find(kind.type); it != special_token_ids.end()) {
+      keys.push_back({kind.key, GgufValue::Uint32(static_cast<uint32_t>(it->second))});
+    }
+  }
+  for (const auto& [type, value] : add_special) {
+    keys.push_back({fmt::format("tokenizer.ggml.add_{}_token", type), GgufValue::Bool(value)});
+  }
+  if (tokenizer_config && tokenizer_config->is_object()) {
+    if (const auto it = tokenizer_config->find("chat_template"); it != tokenizer_config->end() && it->is_string()) {
+      keys.push_back({"tokenizer.chat_template", GgufValue::String(it->get<std::string>())});
+    }
+  }
+  result.note = fmt::format("carried: {} tokens from tokenizer.json (llama.cpp's LlamaHfVocab conversion)",
+                            tokens.size());
+  return result;
+}
+
+}  // namespace octet

@@ -1,0 +1,46 @@
+// The tokenizer.ggml.* metadata llama.cpp's converter writes for a model directory's tokenizer, built from its
+// tokenizer.json / tokenizer_config.json / config.json exactly as convert_hf_to_gguf does for the tokenizer kinds
+// octet handles (ggml-org/llama.cpp conversion/llama.py LlamaModel.set_vocab, conversion/base.py
+// _set_vocab_llama_hf, gguf-py/gguf/vocab.py LlamaHfVocab and SpecialVocab).
+//
+// Handled: a SentencePiece-style BPE tokenizer.json (model.type "BPE", byte_fallback true, a Sequence decoder;
+// Llama 2 / Mistral / aidreams260K), which llama.cpp converts with LlamaHfVocab when there is no tokenizer.model:
+//   tokenizer.ggml.model "llama", tokenizer.ggml.pre "default";
+//   tokens: the vocab by id, then added tokens whose id is past it;
+//   scores: -1000.0 for every token (LlamaHfVocab.get_token_score's placeholder, as llama.cpp writes it);
+//   token_type: 6 (BYTE) for "<0xXX>", 3 (CONTROL) for special added tokens, 1 (NORMAL) otherwise, 4
+//   (USER_DEFINED) for non-special added tokens past the vocab;
+//   no merges (SpecialVocab is built with load_merges=False for this kind);
+//   {bos,eos,unknown,seperator,padding,cls,mask}_token_id: tokenizer_config.json's "<typ>_token" looked up among
+//   tokenizer.json's added_tokens, else config.json's "<typ>_token_id" (first source wins);
+//   add_bos_token / add_eos_token from tokenizer_config.json when they are booleans; chat_template when a string.
+// Other tokenizers (tokenizer.model, byte-level BPE) are not carried: the returned note says so, and the GGUF
+// then has no tokenizer.ggml.* keys.
+#ifndef OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
+#define OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/gguf_value.h"
+
+namespace octet {
+
+// gguf-py TokenType / llama_token_type.
+enum class GgufTokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+struct GgufTokenizerMetadata {
+  std::vector<GgufKeyValue> keys;  // empty when no tokenizer was carried
+  std::string note;                // what was carried, or why not (for the summary)
+};
+
+// Reads `model_dir`'s tokenizer files; throws octet::Error naming the file on malformed JSON.
+GgufTokenizerMetadata BuildGgufTokenizerMetadata(const std::filesystem::path& model_dir,
+                                                 const nlohmann::json& config);
+
+}  // namespace octet
+
+#endif  // OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
