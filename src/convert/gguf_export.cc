@@ -115,7 +115,9 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
   kv.push_back({"general.architecture", GgufValue::String("llama")});
   kv.push_back({"general.type", GgufValue::String("model")});
   // gguf.Metadata falls back to the model directory's name when no model card names the model.
-  kv.push_back({"general.name", GgufValue::String(fs::absolute(checkpoint.dir()).lexically_normal().filename().string())});
+  fs::path dir = fs::absolute(checkpoint.dir()).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // "model/" -> "model"
+  kv.push_back({"general.name", GgufValue::String(dir.filename().string())});
   u32("llama.block_count", shape.num_layers);
   if (c.contains("max_position_embeddings")) u32("llama.context_length", RequireInt(c, "max_position_embeddings", source));
   u32("llama.embedding_length", shape.hidden_size);

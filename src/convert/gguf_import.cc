@@ -48,6 +48,14 @@ DType ImportDType(const GgufFile& file, const GgufTensorInfo& t) {
        t.name, GgmlTypeName(t.type));
 }
 
+// An f32 metadata value as the shortest decimal that reads back as the same float ("1e-05", not
+// 9.99999974737875e-06), which is how config.json spelled it before gguf-py narrowed it to f32.
+std::optional<double> FindF32AsDecimal(const GgufFile& file, std::string_view key) {
+  const std::optional<double> value = file.FindFloat(key);
+  if (!value) return std::nullopt;
+  return std::stod(fmt::format("{}", static_cast<float>(*value)));
+}
+
 Json BuildConfig(const GgufFile& file) {
   const std::string arch = file.GetString("general.architecture");
   if (arch != "llama") {
@@ -77,14 +85,15 @@ Json BuildConfig(const GgufFile& file) {
   }
   c["vocab_size"] = embed->ne[1];
   c["max_position_embeddings"] = file.FindUint("llama.context_length").value_or(2048);
-  c["rms_norm_eps"] = file.FindFloat("llama.attention.layer_norm_rms_epsilon").value_or(1e-5);
-  c["rope_theta"] = file.FindFloat("llama.rope.freq_base").value_or(10000.0);
+  c["rms_norm_eps"] = FindF32AsDecimal(file, "llama.attention.layer_norm_rms_epsilon").value_or(1e-5);
+  c["rope_theta"] = FindF32AsDecimal(file, "llama.rope.freq_base").value_or(10000.0);
   if (const std::optional<std::string> scaling = file.FindString("llama.rope.scaling.type");
       scaling && *scaling != "none") {
     if (*scaling != "linear") {
       Fail("{}: rope scaling '{}' cannot be expressed in config.json by octet", file.KeyContext("llama.rope.scaling.type"), *scaling);
     }
-    c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", file.GetFloat("llama.rope.scaling.factor")}};
+    file.GetFloat("llama.rope.scaling.factor");  // throws naming the key when it is absent or not a float
+    c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", *FindF32AsDecimal(file, "llama.rope.scaling.factor")}};
   } else {
     c["rope_scaling"] = nullptr;
   }

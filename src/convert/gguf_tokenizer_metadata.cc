@@ -10,6 +10,10 @@
 
 #include "util/error.h"
 
+#ifdef OCTET_HAVE_SENTENCEPIECE
+#include <sentencepiece_processor.h>
+#endif
+
 namespace octet {
 namespace {
 
@@ -48,76 +52,11 @@ constexpr std::array<SpecialKind, 7> kSpecialKinds = {{
     {"mask", "tokenizer.ggml.mask_token_id"},
 }};
 
-}  // namespace
 
-GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, const Json& config) {
-  GgufTokenizerMetadata result;
-  const fs::path tokenizer_path = model_dir / "tokenizer.json";
-  const std::optional<Json> tokenizer = ReadJsonIfPresent(tokenizer_path);
-  if (!tokenizer) {
-    result.note = "not carried: the model directory has no tokenizer.json";
-    return result;
-  }
-  const Json& model = tokenizer->value("model", Json::object());
-  const bool llama_hf = model.value("type", "") == "BPE" && model.value("byte_fallback", false) &&
-                        tokenizer->contains("decoder") && (*tokenizer)["decoder"].is_object() &&
-                        (*tokenizer)["decoder"].value("type", "") == "Sequence";
-  if (!llama_hf) {
-    result.note = fmt::format(
-        "not carried: {} is not a SentencePiece-style BPE tokenizer (octet carries only that kind to GGUF so far)",
-        tokenizer_path.string());
-    return result;
-  }
-  if (!model.contains("vocab") || !model["vocab"].is_object()) Fail("{}: model.vocab is not an object", tokenizer_path.string());
-
-  // Vocab by id; ids must be exactly 0..n-1 (what LlamaHfVocab's reverse_vocab lookup assumes).
-  const Json& vocab = model["vocab"];
-  std::vector<std::string> tokens(vocab.size());
-  std::vector<bool> seen(vocab.size(), false);
-  for (const auto& [text, id_json] : vocab.items()) {
-    if (!id_json.is_number_integer()) Fail("{}: vocab entry '{}' has a non-integer id", tokenizer_path.string(), text);
-    const int64_t id = id_json.get<int64_t>();
-    if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || seen[static_cast<size_t>(id)]) {
-      Fail("{}: vocab ids are not 0..{} (entry '{}' has id {})", tokenizer_path.string(), tokens.size() - 1, text, id);
-    }
-    seen[static_cast<size_t>(id)] = true;
-    tokens[static_cast<size_t>(id)] = text;
-  }
-  const size_t base_size = tokens.size();
-
-  // Added tokens: specials become CONTROL; those past the base vocab are appended in id order.
-  std::set<int64_t> special_ids;
-  std::map<int64_t, std::pair<std::string, bool>> extra;  // id -> (content, special)
-  const Json added = tokenizer->value("added_tokens", Json::array());
-  for (const Json& token : added) {
-    if (!token.is_object() || !token.contains("id") || !token["id"].is_number_integer()) continue;
-    const int64_t id = token["id"].get<int64_t>();
-    const bool special = token.value("special", false);
-    if (special) special_ids.insert(id);
-    if (id >= static_cast<int64_t>(base_size)) extra[id] = {token.value("content", ""), special};
-  }
-  int64_t next_id = static_cast<int64_t>(base_size);
-  for (const auto& [id, entry] : extra) {
-    if (id != next_id) Fail("{}: added token ids past the vocab are not consecutive (expected {}, got {})",
-                            tokenizer_path.string(), next_id, id);
-    tokens.push_back(entry.first);
-    ++next_id;
-  }
-
-  std::vector<float> scores(tokens.size(), -1000.0f);
-  std::vector<int32_t> types(tokens.size());
-  for (size_t id = 0; id < tokens.size(); ++id) {
-    GgufTokenType type = GgufTokenType::kNormal;
-    if (id >= base_size) {
-      type = extra[static_cast<int64_t>(id)].second ? GgufTokenType::kControl : GgufTokenType::kUserDefined;
-    } else if (IsByteToken(tokens[id])) {
-      type = GgufTokenType::kByte;
-    } else if (special_ids.count(static_cast<int64_t>(id))) {
-      type = GgufTokenType::kControl;
-    }
-    types[id] = static_cast<int32_t>(type);
-  }
-
+// tokenizer.ggml.* keys for a "llama" vocab, then SpecialVocab's ids and flags.
+void AddVocabKeys(GgufTokenizerMetadata& result, const std::vector<std::string>& tokens,
+                  const std::vector<float>& scores, const std::vector<int32_t>& types, const Json& added,
+                  const fs::path& model_dir, const Json& config) {
   std::vector<GgufKeyValue>& keys = result.keys;
   keys.push_back({"tokenizer.ggml.model", GgufValue::String("llama")});
   keys.push_back({"tokenizer.ggml.pre", GgufValue::String("default")});
@@ -178,6 +117,150 @@ GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, cons
       keys.push_back({"tokenizer.chat_template", GgufValue::String(it->get<std::string>())});
     }
   }
+}
+
+// convert_hf_to_gguf's _create_vocab_sentencepiece: every piece with its score and type from tokenizer.model
+// (NORMAL, UNKNOWN, CONTROL, UNUSED, BYTE, checked in that order), tokenizer_config.json's added_tokens_decoder
+// entries as CONTROL (special) or USER_DEFINED (with "\u2581" turned back into spaces) at score -1000, and ids up to
+// config.json's vocab_size padded with "[PADi]" at score -10000, type UNUSED.
+bool SentencePieceVocab(const fs::path& model_dir, const Json& config, std::vector<std::string>& tokens,
+                        std::vector<float>& scores, std::vector<int32_t>& types, std::string& note) {
+#ifdef OCTET_HAVE_SENTENCEPIECE
+  const fs::path path = model_dir / "tokenizer.model";
+  sentencepiece::SentencePieceProcessor sp;
+  if (const auto status = sp.Load(path.string()); !status.ok()) {
+    Fail("{}: not a SentencePiece model: {}", path.string(), status.ToString());
+  }
+  int64_t vocab_size = sp.GetPieceSize();
+  if (config.is_object() && config.contains("vocab_size") && config["vocab_size"].is_number_integer()) {
+    vocab_size = config["vocab_size"].get<int64_t>();
+  }
+  if (vocab_size <= 0 || vocab_size > (1 << 24)) Fail("{}: vocab_size {} is out of range", path.string(), vocab_size);
+  tokens.resize(static_cast<size_t>(vocab_size));
+  scores.assign(tokens.size(), -10000.0f);
+  types.assign(tokens.size(), static_cast<int32_t>(GgufTokenType::kUnused));
+  for (size_t id = 0; id < tokens.size(); ++id) tokens[id] = fmt::format("[PAD{}]", id);
+  for (int id = 0; id < sp.GetPieceSize() && id < vocab_size; ++id) {
+    tokens[id] = sp.IdToPiece(id);
+    scores[id] = sp.GetScore(id);
+    GgufTokenType type = GgufTokenType::kNormal;
+    if (sp.IsUnknown(id)) {
+      type = GgufTokenType::kUnknown;
+    } else if (sp.IsControl(id)) {
+      type = GgufTokenType::kControl;
+    } else if (sp.IsUnused(id)) {
+      type = GgufTokenType::kUnused;
+    } else if (sp.IsByte(id)) {
+      type = GgufTokenType::kByte;
+    }
+    types[id] = static_cast<int32_t>(type);
+  }
+  if (const std::optional<Json> tc = ReadJsonIfPresent(model_dir / "tokenizer_config.json");
+      tc && tc->is_object() && tc->contains("added_tokens_decoder") && (*tc)["added_tokens_decoder"].is_object()) {
+    for (const auto& [id_text, data] : (*tc)["added_tokens_decoder"].items()) {
+      const int64_t id = std::strtoll(id_text.c_str(), nullptr, 10);
+      if (id < 0 || id >= vocab_size || !data.is_object()) continue;
+      std::string token = data.value("content", "");
+      if (data.value("special", false)) {
+        types[id] = static_cast<int32_t>(GgufTokenType::kControl);
+      } else {
+        for (size_t at = token.find("\u2581"); at != std::string::npos; at = token.find("\u2581", at + 1)) {
+          token.replace(at, 3, " ");
+        }
+        types[id] = static_cast<int32_t>(GgufTokenType::kUserDefined);
+      }
+      scores[id] = -1000.0f;
+      tokens[id] = token;
+    }
+  }
+  note = fmt::format("carried: {} tokens from tokenizer.model (llama.cpp's SentencePiece conversion)", tokens.size());
+  return true;
+#else
+  note = "not carried: tokenizer.model needs libsentencepiece, which this octet build lacks";
+  return false;
+#endif
+}
+
+}  // namespace
+
+GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, const Json& config) {
+  GgufTokenizerMetadata result;
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  const fs::path tokenizer_path = model_dir / "tokenizer.json";
+  const std::optional<Json> tokenizer = ReadJsonIfPresent(tokenizer_path);
+  const Json added = tokenizer ? tokenizer->value("added_tokens", Json::array()) : Json::array();
+  // LlamaModel.set_vocab tries tokenizer.model first, then tokenizer.json.
+  if (fs::is_regular_file(model_dir / "tokenizer.model")) {
+    if (!SentencePieceVocab(model_dir, config, tokens, scores, types, result.note)) return result;
+    AddVocabKeys(result, tokens, scores, types, added, model_dir, config);
+    return result;
+  }
+  if (!tokenizer) {
+    result.note = "not carried: the model directory has no tokenizer.model or tokenizer.json";
+    return result;
+  }
+  const Json& model = tokenizer->value("model", Json::object());
+  const bool llama_hf = model.value("type", "") == "BPE" && model.value("byte_fallback", false) &&
+                        tokenizer->contains("decoder") && (*tokenizer)["decoder"].is_object() &&
+                        (*tokenizer)["decoder"].value("type", "") == "Sequence";
+  if (!llama_hf) {
+    result.note = fmt::format(
+        "not carried: {} is not a SentencePiece-style BPE tokenizer (octet carries only that kind to GGUF so far)",
+        tokenizer_path.string());
+    return result;
+  }
+  if (!model.contains("vocab") || !model["vocab"].is_object()) Fail("{}: model.vocab is not an object", tokenizer_path.string());
+
+  // Vocab by id; ids must be exactly 0..n-1 (what LlamaHfVocab's reverse_vocab lookup assumes).
+  const Json& vocab = model["vocab"];
+  tokens.resize(vocab.size());
+  std::vector<bool> seen(vocab.size(), false);
+  for (const auto& [text, id_json] : vocab.items()) {
+    if (!id_json.is_number_integer()) Fail("{}: vocab entry '{}' has a non-integer id", tokenizer_path.string(), text);
+    const int64_t id = id_json.get<int64_t>();
+    if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || seen[static_cast<size_t>(id)]) {
+      Fail("{}: vocab ids are not 0..{} (entry '{}' has id {})", tokenizer_path.string(), tokens.size() - 1, text, id);
+    }
+    seen[static_cast<size_t>(id)] = true;
+    tokens[static_cast<size_t>(id)] = text;
+  }
+  const size_t base_size = tokens.size();
+
+  // Added tokens: specials become CONTROL; those past the base vocab are appended in id order.
+  std::set<int64_t> special_ids;
+  std::map<int64_t, std::pair<std::string, bool>> extra;  // id -> (content, special)
+  for (const Json& token : added) {
+    if (!token.is_object() || !token.contains("id") || !token["id"].is_number_integer()) continue;
+    const int64_t id = token["id"].get<int64_t>();
+    const bool special = token.value("special", false);
+    if (special) special_ids.insert(id);
+    if (id >= static_cast<int64_t>(base_size)) extra[id] = {token.value("content", ""), special};
+  }
+  int64_t next_id = static_cast<int64_t>(base_size);
+  for (const auto& [id, entry] : extra) {
+    if (id != next_id) Fail("{}: added token ids past the vocab are not consecutive (expected {}, got {})",
+                            tokenizer_path.string(), next_id, id);
+    tokens.push_back(entry.first);
+    ++next_id;
+  }
+
+  scores.assign(tokens.size(), -1000.0f);
+  types.assign(tokens.size(), 0);
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    GgufTokenType type = GgufTokenType::kNormal;
+    if (id >= base_size) {
+      type = extra[static_cast<int64_t>(id)].second ? GgufTokenType::kControl : GgufTokenType::kUserDefined;
+    } else if (IsByteToken(tokens[id])) {
+      type = GgufTokenType::kByte;
+    } else if (special_ids.count(static_cast<int64_t>(id))) {
+      type = GgufTokenType::kControl;
+    }
+    types[id] = static_cast<int32_t>(type);
+  }
+
+  AddVocabKeys(result, tokens, scores, types, added, model_dir, config);
   result.note = fmt::format("carried: {} tokens from tokenizer.json (llama.cpp's LlamaHfVocab conversion)",
                             tokens.size());
   return result;

@@ -3,7 +3,11 @@
 // octet handles (ggml-org/llama.cpp conversion/llama.py LlamaModel.set_vocab, conversion/base.py
 // _set_vocab_llama_hf, gguf-py/gguf/vocab.py LlamaHfVocab and SpecialVocab).
 //
-// Handled: a SentencePiece-style BPE tokenizer.json (model.type "BPE", byte_fallback true, a Sequence decoder;
+// Handled, in llama.cpp's order of preference:
+// 1. tokenizer.model (SentencePiece; needs libsentencepiece): pieces, scores and types from the model
+//    (_create_vocab_sentencepiece), tokenizer_config.json's added_tokens_decoder, "[PADi]" up to vocab_size;
+//    then the special ids and flags below. (added_tokens.json, which llama.cpp also reads, is not.)
+// 2. a SentencePiece-style BPE tokenizer.json (model.type "BPE", byte_fallback true, a Sequence decoder;
 // Llama 2 / Mistral / aidreams260K), which llama.cpp converts with LlamaHfVocab when there is no tokenizer.model:
 //   tokenizer.ggml.model "llama", tokenizer.ggml.pre "default";
 //   tokens: the vocab by id, then added tokens whose id is past it;
@@ -14,7 +18,7 @@
 //   {bos,eos,unknown,seperator,padding,cls,mask}_token_id: tokenizer_config.json's "<typ>_token" looked up among
 //   tokenizer.json's added_tokens, else config.json's "<typ>_token_id" (first source wins);
 //   add_bos_token / add_eos_token from tokenizer_config.json when they are booleans; chat_template when a string.
-// Other tokenizers (tokenizer.model, byte-level BPE) are not carried: the returned note says so, and the GGUF
+// Other tokenizers (byte-level BPE as in Llama 3, which llama.cpp identifies by hashing its output) are not carried: the returned note says so, and the GGUF
 // then has no tokenizer.ggml.* keys.
 #ifndef OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
 #define OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
