@@ -28,6 +28,11 @@
 #include "util/error.h"
 #include "util/thread_pool.h"
 
+#ifdef OCTET_HAVE_SENTENCEPIECE
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+#endif
+
 namespace octet {
 namespace {
 
@@ -427,6 +432,78 @@ TEST(GgufExport, MixtralExpertsAreMergedAndSplitBack) {
     EXPECT_TRUE(std::equal(t.bytes.begin(), t.bytes.end(), u.bytes.begin(), u.bytes.end())) << t.name;
   }
 }
+
+// stories260K has grouped-query attention (8 query heads, 4 KV heads of 8): attn_k is permuted with the KV head
+// count (LlamaModel.permute's n_head_kv), and the round trip restores it.
+TEST(GgufExport, GqaKeysArePermutedWithKvHeads) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "stories260K");
+  ScratchDir scratch;
+  Convert(Options(model_dir, scratch / "s.gguf", "F32"));
+  const GgufFile file = GgufFile::Open(scratch / "s.gguf");
+  const Checkpoint model = Checkpoint::Open(model_dir);
+  EXPECT_EQ(file.GetUint("llama.attention.head_count"), 8u);
+  EXPECT_EQ(file.GetUint("llama.attention.head_count_kv"), 4u);
+  EXPECT_EQ(file.GetUint("llama.rope.dimension_count"), 8u);
+  for (int l = 0; l < 5; ++l) {
+    const ExpectedTensorRow k = {fmt::format("blk.{}.attn_k.weight", l), GgmlType::kF32, {64, 32},
+                                 fmt::format("model.layers.{}.self_attn.k_proj.weight", l), 4};
+    const ExpectedTensorRow q = {fmt::format("blk.{}.attn_q.weight", l), GgmlType::kF32, {64, 64},
+                                 fmt::format("model.layers.{}.self_attn.q_proj.weight", l), 8};
+    EXPECT_EQ(file.FindTensor(k.name)->ne, k.ne);
+    ExpectData(file, model, {k, q});
+  }
+  fs::create_directories(scratch / "back");
+  ImportGgufCheckpoint(scratch / "s.gguf", scratch / "back", 3);
+  const Checkpoint back = Checkpoint::Open(scratch / "back");
+  for (const TensorView& t : model.tensors()) {
+    const TensorView& u = back.Get(t.name);
+    EXPECT_TRUE(std::equal(t.bytes.begin(), t.bytes.end(), u.bytes.begin(), u.bytes.end())) << t.name;
+  }
+}
+
+#ifdef OCTET_HAVE_SENTENCEPIECE
+// A directory with tokenizer.model: pieces, scores and types from the model, "[PADi]" up to config's vocab_size
+// (_create_vocab_sentencepiece), special ids from config.json.
+TEST(GgufExport, SentencePieceTokenizerIsCarried) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  fs::create_directories(scratch / "m");
+  fs::copy_file(model_dir / "config.json", scratch / "m" / "config.json");
+  fs::copy_file(model_dir / "model.safetensors", scratch / "m" / "model.safetensors");
+  const auto status = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + (model_dir / "sample_text.txt").string() + " --model_prefix=" + (scratch / "m" / "tokenizer").string() +
+      " --vocab_size=500 --model_type=bpe --byte_fallback=true --character_coverage=1.0 --minloglevel=2");
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  Convert(Options(scratch / "m", scratch / "sp.gguf", "F16"));
+  const GgufFile file = GgufFile::Open(scratch / "sp.gguf");
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.Load((scratch / "m" / "tokenizer.model").string()).ok());
+  const std::vector<std::string> tokens = file.GetStringArray("tokenizer.ggml.tokens");
+  const std::vector<double> scores = file.GetFloatArray("tokenizer.ggml.scores");
+  const std::vector<int64_t> types = file.GetIntArray("tokenizer.ggml.token_type");
+  ASSERT_EQ(tokens.size(), 512u);
+  ASSERT_EQ(scores.size(), 512u);
+  ASSERT_EQ(types.size(), 512u);
+  for (int i = 0; i < 500; ++i) {
+    EXPECT_EQ(tokens[i], sp.IdToPiece(i));
+    EXPECT_EQ(static_cast<float>(scores[i]), sp.GetScore(i));
+    const int64_t type = sp.IsUnknown(i) ? 2 : sp.IsControl(i) ? 3 : sp.IsUnused(i) ? 5 : sp.IsByte(i) ? 6 : 1;
+    EXPECT_EQ(types[i], type) << i;
+  }
+  EXPECT_EQ(types[0], 2);  // <unk>
+  EXPECT_EQ(types[1], 3);  // <s>
+  EXPECT_EQ(types[3], 6);  // <0x00>
+  for (int i = 500; i < 512; ++i) {
+    EXPECT_EQ(tokens[i], fmt::format("[PAD{}]", i));
+    EXPECT_EQ(scores[i], -10000.0);
+    EXPECT_EQ(types[i], 5);
+  }
+  EXPECT_EQ(file.GetString("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(file.GetUint("tokenizer.ggml.bos_token_id"), 1u);
+  EXPECT_EQ(file.GetUint("tokenizer.ggml.eos_token_id"), 2u);
+  EXPECT_FALSE(file.Has("tokenizer.ggml.add_bos_token"));  // no tokenizer_config.json to say
+}
+#endif
 
 // Hand-checked type policy cases beyond aidreams260K.
 TEST(GgufExport, TensorTypePolicy) {
