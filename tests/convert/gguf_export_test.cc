@@ -433,6 +433,15 @@ TEST(GgufExport, MixtralExpertsAreMergedAndSplitBack) {
   }
 }
 
+void ExpectError(const std::function<void()>& body, const std::string& fragment) {
+  try {
+    body();
+    ADD_FAILURE() << "no error; expected one containing: " << fragment;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
 // stories260K has grouped-query attention (8 query heads, 4 KV heads of 8): attn_k is permuted with the KV head
 // count (LlamaModel.permute's n_head_kv), and the round trip restores it.
 TEST(GgufExport, GqaKeysArePermutedWithKvHeads) {
@@ -505,6 +514,48 @@ TEST(GgufExport, SentencePieceTokenizerIsCarried) {
 }
 #endif
 
+// rope_scaling llama3 (Llama 3.1): llama.cpp stores the per-frequency factors as rope_freqs.weight, F32 {hd/2};
+// the expected values restate transformers' _compute_llama3_parameters (old inv_freq / new inv_freq) in double.
+TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  fs::create_directories(scratch / "m");
+  fs::copy_file(model_dir / "model.safetensors", scratch / "m" / "model.safetensors");
+  std::ifstream in(model_dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  std::ofstream(scratch / "m" / "config.json") << config.dump(2);
+  Convert(Options(scratch / "m", scratch / "r.gguf", "F32"));
+  const GgufFile file = GgufFile::Open(scratch / "r.gguf");
+  const GgufTensorInfo* freqs = file.FindTensor("rope_freqs.weight");
+  ASSERT_NE(freqs, nullptr);
+  EXPECT_EQ(freqs->type, GgmlType::kF32);
+  ASSERT_EQ(freqs->ne, (std::vector<int64_t>{8}));
+  std::vector<float> got(8);
+  std::memcpy(got.data(), freqs->bytes.data(), 32);
+  int scaled = 0, kept = 0, smoothed = 0;
+  for (int i = 0; i < 8; ++i) {
+    const double inv_freq = 1.0 / std::pow(10000.0, 2.0 * i / 16.0);
+    const double wavelen = 2 * M_PI / inv_freq;
+    double expected = 1.0;
+    if (wavelen > 8192.0) {
+      expected = 8.0, ++scaled;
+    } else if (wavelen >= 2048.0) {
+      const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+      expected = 1.0 / ((1 - smooth) / 8.0 + smooth), ++smoothed;
+    } else {
+      ++kept;
+    }
+    EXPECT_NEAR(got[i], expected, 1e-5 * expected) << i;
+  }
+  EXPECT_GT(scaled, 0);
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(smoothed, 0);
+  fs::create_directories(scratch / "back");
+  ExpectError([&] { ImportGgufCheckpoint(scratch / "r.gguf", scratch / "back", 1); }, "rope_freqs.weight");
+}
+
 // Hand-checked type policy cases beyond aidreams260K.
 TEST(GgufExport, TensorTypePolicy) {
   std::string reason;
@@ -522,14 +573,6 @@ TEST(GgufExport, TensorTypePolicy) {
   EXPECT_EQ(ParseGgufFileType("Q4_K"), std::nullopt);
 }
 
-void ExpectError(const std::function<void()>& body, const std::string& fragment) {
-  try {
-    body();
-    ADD_FAILURE() << "no error; expected one containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
 
 TEST(GgufConvertErrors, ImpossibleCombinationsAreRefusedClearly) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
