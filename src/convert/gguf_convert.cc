@@ -46,6 +46,15 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
     }
     ConvertOptions next = options;
     next.model = scratch.path();
+    if (gguf_out) {
+      if (!ggml_type) {
+        Fail("--quantization {} cannot be written to GGUF; GGUF output takes Q4_0, Q8_0, F16, BF16 or F32", options.scheme);
+      }
+      // GGUF -> GGUF keeps the source's tokenizer keys (the scratch checkpoint has no tokenizer files).
+      ConvertSummary summary = ExportGguf(next, *ggml_type, &imported.tokenizer_keys);
+      summary.report["source_gguf"] = options.model.string();
+      return summary;
+    }
     ConvertSummary summary = Convert(next);
     summary.report["source_gguf"] = options.model.string();
     summary.report["tokenizer_note"] =

@@ -99,7 +99,8 @@ std::vector<float> Llama3RopeFactors(const nlohmann::json& config, const nlohman
 // conversion/llama.py LlamaModel.set_gguf_parameters, prepare_metadata), in that order. gguf-py writes counts as
 // u32 and rope_theta / rms_norm_eps as f32.
 std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const ModelShape& shape, GgmlType file_type,
-                                        const std::string& source, std::string& tokenizer_note) {
+                                        const std::string& source, const std::vector<GgufKeyValue>* tokenizer_keys,
+                                        std::string& tokenizer_note) {
   const nlohmann::json& c = checkpoint.config();
   std::vector<GgufKeyValue> kv;
   const auto u32 = [&](const std::string& key, int64_t value) {
@@ -114,10 +115,16 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
   };
   kv.push_back({"general.architecture", GgufValue::String("llama")});
   kv.push_back({"general.type", GgufValue::String("model")});
-  // gguf.Metadata falls back to the model directory's name when no model card names the model.
+  // general.name: gguf.Metadata derives it from config.json's _name_or_path or a model card, and falls back to the
+  // model directory's name. octet uses the last component of _name_or_path when there is one (an imported GGUF
+  // records its general.name there), else the directory's name; it does not emulate the model-card heuristics.
   fs::path dir = fs::absolute(checkpoint.dir()).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();  // "model/" -> "model"
-  kv.push_back({"general.name", GgufValue::String(dir.filename().string())});
+  std::string name = dir.filename().string();
+  if (const auto it = c.find("_name_or_path"); it != c.end() && it->is_string() && !it->get<std::string>().empty()) {
+    name = fs::path(it->get<std::string>()).filename().string();
+  }
+  kv.push_back({"general.name", GgufValue::String(name)});
   u32("llama.block_count", shape.num_layers);
   if (c.contains("max_position_embeddings")) u32("llama.context_length", RequireInt(c, "max_position_embeddings", source));
   u32("llama.embedding_length", shape.hidden_size);
@@ -148,7 +155,13 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
     }
   }
   kv.push_back({"general.quantization_version", GgufValue::Uint32(kGgmlQuantVersion)});
-  GgufTokenizerMetadata tokenizer = BuildGgufTokenizerMetadata(checkpoint.dir(), checkpoint.config());
+  GgufTokenizerMetadata tokenizer;
+  if (tokenizer_keys != nullptr) {
+    tokenizer.keys = *tokenizer_keys;
+    tokenizer.note = fmt::format("carried: the source GGUF's {} tokenizer keys", tokenizer_keys->size());
+  } else {
+    tokenizer = BuildGgufTokenizerMetadata(checkpoint.dir(), checkpoint.config());
+  }
   tokenizer_note = tokenizer.note;
   for (GgufKeyValue& key : tokenizer.keys) kv.push_back(std::move(key));
   return kv;
@@ -156,7 +169,8 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
 
 class Exporter {
  public:
-  Exporter(const ConvertOptions& options, GgmlType file_type) : options_(options), file_type_(file_type) {}
+  Exporter(const ConvertOptions& options, GgmlType file_type, const std::vector<GgufKeyValue>* tokenizer_keys)
+      : options_(options), file_type_(file_type), tokenizer_keys_(tokenizer_keys) {}
 
   ConvertSummary Run() {
     const auto start = std::chrono::steady_clock::now();
@@ -167,7 +181,7 @@ class Exporter {
     const ModelShape shape = ParseModelShape(checkpoint.config(), source);
     Plan(checkpoint, architecture, shape, source);
     std::string tokenizer_note;
-    std::vector<GgufKeyValue> metadata = BuildMetadata(checkpoint, shape, file_type_, source, tokenizer_note);
+    std::vector<GgufKeyValue> metadata = BuildMetadata(checkpoint, shape, file_type_, source, tokenizer_keys_, tokenizer_note);
 
     std::vector<GgufTensorSpec> specs;
     for (const ExportTensor& t : tensors_) specs.push_back(t.spec);
@@ -395,6 +409,7 @@ class Exporter {
 
   const ConvertOptions& options_;
   GgmlType file_type_;
+  const std::vector<GgufKeyValue>* tokenizer_keys_;
   std::vector<ExportTensor> tensors_;
 };
 
@@ -438,8 +453,9 @@ GgmlType ChooseGgufTensorType(std::string_view gguf_name, int n_dims, int64_t ne
 
 fs::path GgufReportPath(const fs::path& gguf_path) { return fs::path(gguf_path.string() + ".octet-report.json"); }
 
-ConvertSummary ExportGguf(const ConvertOptions& options, GgmlType file_type) {
-  return Exporter(options, file_type).Run();
+ConvertSummary ExportGguf(const ConvertOptions& options, GgmlType file_type,
+                          const std::vector<GgufKeyValue>* tokenizer_keys) {
+  return Exporter(options, file_type, tokenizer_keys).Run();
 }
 
 }  // namespace octet

@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "convert/convert.h"
+#include "io/gguf_value.h"
 #include "numeric/ggml_blocks.h"
 
 namespace octet {
@@ -52,7 +53,10 @@ std::filesystem::path GgufReportPath(const std::filesystem::path& gguf_path);
 
 // Writes options.model as the GGUF options.output with linears in `file_type`. Throws octet::Error naming the
 // tensor or file on any problem; the output is written as OUT.partial and renamed only when complete.
-ConvertSummary ExportGguf(const ConvertOptions& options, GgmlType file_type);
+// `tokenizer_keys`, when given, replace the tokenizer.* metadata read from the model directory (a GGUF re-exported
+// after import keeps its own tokenizer, which the imported checkpoint has no files for).
+ConvertSummary ExportGguf(const ConvertOptions& options, GgmlType file_type,
+                          const std::vector<GgufKeyValue>* tokenizer_keys = nullptr);
 
 }  // namespace octet
 

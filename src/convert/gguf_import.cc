@@ -104,6 +104,9 @@ Json BuildConfig(const GgufFile& file) {
   }
   if (const auto bos = file.FindUint("tokenizer.ggml.bos_token_id")) c["bos_token_id"] = *bos;
   if (const auto eos = file.FindUint("tokenizer.ggml.eos_token_id")) c["eos_token_id"] = *eos;
+  if (const std::optional<std::string> name = file.FindString("general.name"); name && !name->empty()) {
+    c["_name_or_path"] = *name;  // so a re-export keeps the model's name (gguf_export.cc)
+  }
   c["hidden_act"] = "silu";
   c["attention_bias"] = false;
   c["torch_dtype"] = "float32";
@@ -216,7 +219,11 @@ GgufImportResult ImportGgufCheckpoint(const fs::path& gguf, const fs::path& dir,
   writer.Finish();
   std::ofstream(dir / "config.json") << config.dump(2) << "\n";
   if (!fs::exists(dir / "config.json")) Fail("{}: cannot write config.json", dir.string());
-  return {nlohmann::json::parse(config.dump()), tensors.size()};
+  GgufImportResult result{nlohmann::json::parse(config.dump()), tensors.size(), {}};
+  for (const GgufKeyValue& kv : file.metadata()) {
+    if (kv.key.rfind("tokenizer.", 0) == 0) result.tokenizer_keys.push_back(kv);
+  }
+  return result;
 }
 
 }  // namespace octet

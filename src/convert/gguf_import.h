@@ -20,8 +20,11 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "io/gguf_value.h"
 
 namespace octet {
 
@@ -31,6 +34,7 @@ bool IsGgufFile(const std::filesystem::path& path);
 struct GgufImportResult {
   nlohmann::json config;  // the config.json written
   size_t tensors_written = 0;
+  std::vector<GgufKeyValue> tokenizer_keys;  // the GGUF's tokenizer.* metadata, for a re-export to GGUF
 };
 
 // Writes `gguf` as config.json + model.safetensors into the existing, empty directory `dir`. Throws octet::Error

@@ -329,6 +329,7 @@ TEST(GgufExport, F32RoundTripThroughImportIsBitIdentical) {
                           "tie_word_embeddings", "bos_token_id", "eos_token_id"}) {
     EXPECT_EQ(imported.config[key], original.config()[key]) << key;
   }
+  EXPECT_EQ(imported.config["_name_or_path"], "aidreams260K");
   EXPECT_EQ(imported.config["rms_norm_eps"].get<double>(), 1e-5);  // the f32 key read back as config spelled it
   EXPECT_EQ(imported.config["rope_theta"].get<double>(), 10000.0);
 }
@@ -379,6 +380,16 @@ TEST(GgufImport, Q8_0GgufBecomesFp8Checkpoint) {
     const float d = amax / 127;
     for (size_t j = i; j < i + 32; ++j) ASSERT_LE(std::fabs(back[j] - original[j]), d * (0.5f + 127.0f / 2048) * 1.0001f) << j;
   }
+}
+
+// GGUF in, GGUF out: an F32 GGUF re-quantized to Q8_0 is the same file as the direct export (same name too).
+TEST(GgufImport, GgufToGgufEqualsDirectExport) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  Convert(Options(model_dir, scratch / "f32.gguf", "F32"));
+  Convert(Options(model_dir, scratch / "direct.gguf", "Q8_0"));
+  Convert(Options(scratch / "f32.gguf", scratch / "via.gguf", "Q8_0"));
+  EXPECT_TRUE(ReadFile(scratch / "direct.gguf") == ReadFile(scratch / "via.gguf"));
 }
 
 TEST(GgufExport, MixtralExpertsAreMergedAndSplitBack) {
