@@ -55,7 +55,8 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
       summary.report["source_gguf"] = options.model.string();
       return summary;
     }
-    ConvertSummary summary = Convert(next);
+    ConvertSummary summary = WithContext(fmt::format("converting the checkpoint imported from {}", options.model.string()),
+                                         [&] { return Convert(next); });
     summary.report["source_gguf"] = options.model.string();
     summary.report["tokenizer_note"] =
         "the GGUF's tokenizer is not converted back to tokenizer.json; copy the original tokenizer files";

@@ -23,6 +23,7 @@
 #include "io/gguf_writer.h"
 #include "numeric/half.h"
 #include "runtime/mixtral_builder.h"
+#include "runtime/scratch_checkpoint.h"
 #include "runtime/transformer.h"
 #include "test_util.h"
 #include "util/error.h"
@@ -565,6 +566,35 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   EXPECT_GT(smoothed, 0);
   fs::create_directories(scratch / "back");
   ExpectError([&] { ImportGgufCheckpoint(scratch / "r.gguf", scratch / "back", 1); }, "rope_freqs.weight");
+}
+
+// An untied model (its own lm_head): output.weight is written; in a Q4_0 file it is Q8_0 (llama-quantize: Q6_K)
+// while token_embd stays Q4_0; import restores lm_head and tie_word_embeddings false.
+TEST(GgufExport, UntiedOutputHead) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  const Checkpoint llama = Checkpoint::Open(model_dir);
+  testing::TensorSet set;
+  for (const TensorView& t : llama.tensors()) set.Copy(t, t.name);
+  std::vector<float> head = RowsF32(llama.Get("model.embed_tokens.weight"));
+  for (size_t i = 0; i < head.size(); ++i) head[i] *= 0.5f + static_cast<float>(i % 7) / 8;
+  set.AddF32("lm_head.weight", {512, 64}, head);
+  nlohmann::json config = llama.config();
+  config["tie_word_embeddings"] = false;
+  fs::create_directories(scratch / "m");
+  set.Write(scratch / "m", config);
+  Convert(Options(scratch / "m", scratch / "u.gguf", "Q4_0"));
+  const GgufFile file = GgufFile::Open(scratch / "u.gguf");
+  ASSERT_NE(file.FindTensor("output.weight"), nullptr);
+  EXPECT_EQ(file.FindTensor("output.weight")->type, GgmlType::kQ8_0);
+  EXPECT_EQ(file.FindTensor("output.weight")->ne, (std::vector<int64_t>{64, 512}));
+  EXPECT_TRUE(Bytes(*file.FindTensor("output.weight")) == RefQ8_0(head));
+  EXPECT_EQ(file.FindTensor("token_embd.weight")->type, GgmlType::kQ4_0);
+  EXPECT_EQ(file.tensors().back().name, "output.weight");
+  fs::create_directories(scratch / "back");
+  const GgufImportResult back = ImportGgufCheckpoint(scratch / "u.gguf", scratch / "back", 1);
+  EXPECT_EQ(back.config["tie_word_embeddings"], false);
+  EXPECT_EQ(Checkpoint::Open(scratch / "back").Get("lm_head.weight").shape, (Shape{512, 64}));
 }
 
 // Hand-checked type policy cases beyond aidreams260K.
