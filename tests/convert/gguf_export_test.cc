@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -632,6 +633,30 @@ TEST(GgufConvertErrors, ImpossibleCombinationsAreRefusedClearly) {
   const auto result = testing::RunCli(fmt::format("convert {} -q fp8 -o {}", model_dir.string(), (scratch / "c.gguf").string()));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("cannot be written to GGUF"), std::string::npos) << result.output;
+}
+
+// NaN/Inf weights are refused with the converter's wording, naming the tensor and element; no file is left.
+TEST(GgufConvertErrors, NonFiniteWeightIsRefused) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  const Checkpoint llama = Checkpoint::Open(model_dir);
+  testing::TensorSet set;
+  for (const TensorView& t : llama.tensors()) {
+    if (t.name != "model.layers.2.mlp.up_proj.weight") {
+      set.Copy(t, t.name);
+      continue;
+    }
+    std::vector<float> values = RowsF32(t);
+    values[5 * 64 + 7] = std::numeric_limits<float>::quiet_NaN();
+    set.AddF32(t.name, t.shape, values);
+  }
+  fs::create_directories(scratch / "m");
+  set.Write(scratch / "m", llama.config());
+  ExpectError([&] { Convert(Options(scratch / "m", scratch / "n.gguf", "Q8_0")); },
+              "tensor 'model.layers.2.mlp.up_proj.weight' has a non-finite weight (nan) at element [5, 7]; octet "
+              "refuses NaN/Inf weights");
+  EXPECT_FALSE(fs::exists(scratch / "n.gguf"));
+  EXPECT_FALSE(fs::exists(scratch / "n.gguf.partial"));
 }
 
 // A GGUF with `tensor` (type, ne) next to a minimal valid llama header.
