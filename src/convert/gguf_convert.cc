@@ -31,8 +31,29 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
   }
   const std::optional<GgmlType> ggml_type = ParseGgufFileType(options.scheme);
   const bool gguf_out = WantsGgufOutput(options);
+  // Impossible combinations are refused before any work.
+  if (gguf_out) {
+    if (!ggml_type) {
+      Fail("--quantization {} cannot be written to GGUF (ggml has no FP8 type); GGUF output takes Q4_0, Q8_0, F16, "
+           "BF16 or F32, or write a directory instead of {}",
+           options.scheme, options.output.string());
+    }
+    if (!options.overrides.weight_scale.empty() || !options.overrides.activations.empty() || options.calibrator ||
+        !options.ignore_globs.empty()) {
+      Fail("--weight-scale, --activations, --calib-data and --ignore do not apply to GGUF output "
+           "(--quantization {} follows llama.cpp's per-tensor type rules)",
+           options.scheme);
+    }
+  } else if (ggml_type && !IsMlcDtypeScheme(options.scheme)) {
+    Fail("--quantization {} is a llama.cpp (GGUF) type; write a .gguf file (-o OUT.gguf, or --format gguf), or "
+         "pick an octet scheme for a directory output",
+         options.scheme);
+  }
 
   if (IsGgufFile(options.model)) {
+    if (fs::exists(options.output) && !options.overwrite) {
+      Fail("{} already exists; pass --overwrite to replace it", options.output.string());
+    }
     // Import into a locked scratch directory beside the output; never committed, so it is removed on return and on
     // error alike.
     const fs::path scratch_name = fs::path(options.output.string() + ".octet-gguf-import");
@@ -47,9 +68,6 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
     ConvertOptions next = options;
     next.model = scratch.path();
     if (gguf_out) {
-      if (!ggml_type) {
-        Fail("--quantization {} cannot be written to GGUF; GGUF output takes Q4_0, Q8_0, F16, BF16 or F32", options.scheme);
-      }
       // GGUF -> GGUF keeps the source's tokenizer keys (the scratch checkpoint has no tokenizer files).
       ConvertSummary summary = ExportGguf(next, *ggml_type, &imported.tokenizer_keys);
       summary.report["source_gguf"] = options.model.string();
@@ -62,25 +80,7 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
         "the GGUF's tokenizer is not converted back to tokenizer.json; copy the original tokenizer files";
     return summary;
   }
-  if (gguf_out) {
-    if (!ggml_type) {
-      Fail("--quantization {} cannot be written to GGUF (ggml has no FP8 type); GGUF output takes Q4_0, Q8_0, F16, "
-           "BF16 or F32, or write a directory instead of {}",
-           options.scheme, options.output.string());
-    }
-    if (!options.overrides.weight_scale.empty() || !options.overrides.activations.empty() || options.calibrator ||
-        !options.ignore_globs.empty()) {
-      Fail("--weight-scale, --activations, --calib-data and --ignore do not apply to GGUF output "
-           "(--quantization {} follows llama.cpp's per-tensor type rules)",
-           options.scheme);
-    }
-    return ExportGguf(options, *ggml_type);
-  }
-  if (ggml_type && !IsMlcDtypeScheme(options.scheme)) {
-    Fail("--quantization {} is a llama.cpp (GGUF) type; write a .gguf file (-o OUT.gguf, or --format gguf), or "
-         "pick an octet scheme for a directory output",
-         options.scheme);
-  }
+  if (gguf_out) return ExportGguf(options, *ggml_type);
   return std::nullopt;
 }
 

@@ -689,6 +689,8 @@ TEST(GgufImportErrors, UnsupportedInputsNameTheProblem) {
   std::ofstream(scratch / "t.gguf", std::ios::binary) << whole.substr(0, whole.size() / 2);
   ExpectError([&] { Convert(Options(scratch / "t.gguf", scratch / "t-out", "fp8")); }, "t.gguf");
   EXPECT_FALSE(fs::exists(scratch / "t-out"));
+  // A llama.cpp type with a directory output is refused before anything is imported.
+  ExpectError([&] { Convert(Options(scratch / "k.gguf", scratch / "k-out", "Q4_0")); }, "is a llama.cpp (GGUF) type");
   EXPECT_FALSE(fs::exists(scratch / "t-out.octet-gguf-import.partial"));
 }
 
