@@ -2,7 +2,8 @@
 // with octet::Error or yield tensors that honour the reader's documented guarantees (aligned, inside the file,
 // disjoint, sized by their type and shape); a crash, a sanitizer report, another exception type (std::bad_alloc
 // from a count the reader trusted, say) or a broken guarantee is a finding. Accepted files are then walked the
-// way a consumer would: every typed getter on every key, the first row of every decodable tensor.
+// way a consumer would: every typed getter on every key, the first row of every decodable tensor, and the
+// tokenizer.ggml.* vocabulary through GgufTokenizer (encode and decode a short text).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "fuzz_util.h"
 #include "io/gguf_reader.h"
 #include "numeric/ggml_blocks.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "util/error.h"
 
 namespace {
@@ -69,6 +71,16 @@ void CheckTensors(const octet::GgufFile& file, const uint8_t* data, size_t size)
   for (size_t i = 1; i < ranges.size(); ++i) OCTET_FUZZ_CHECK(ranges[i].first >= ranges[i - 1].second);
 }
 
+void WalkTokenizer(const octet::GgufFile& file) {
+  if (!file.Has("tokenizer.ggml.model")) return;
+  Tolerate([&] {
+    const auto tokenizer = octet::GgufTokenizer::FromGguf(file, octet::TokenizerConfig{});
+    const std::vector<int32_t> ids = tokenizer->Encode("Hi <s>th\xC3\xA9  x\n<|eot_id|>12345 \xF0\x9F\x99\x82", true);
+    for (const int32_t id : ids) OCTET_FUZZ_CHECK(id >= 0 && id < tokenizer->vocab_size());
+    tokenizer->Decode(ids);
+  });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -78,6 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const octet::GgufFile file = octet::GgufFile::Open(memfile.path());
     CheckTensors(file, data, size);
     WalkMetadata(file);
+    WalkTokenizer(file);
   } catch (const octet::Error&) {
     // Refused with a message: the expected outcome for almost every input.
   }
