@@ -208,6 +208,17 @@ void PackQ4_0Block(float d, std::span<const uint8_t, 32> codes, std::span<std::b
   for (int j = 0; j < 16; ++j) out[2 + j] = static_cast<std::byte>(codes[j] | (codes[j + 16] << 4));
 }
 
+void PackQ4_0Row(std::span<const float> scales, std::span<const uint8_t> codes, std::span<std::byte> out) {
+  if (codes.size() != scales.size() * kGgmlBlockElements || out.size() != scales.size() * kQ4_0BlockBytes) {
+    Fail("Q4_0 pack: {} scales need {} codes and {} bytes, got {} and {}", scales.size(),
+         scales.size() * kGgmlBlockElements, scales.size() * kQ4_0BlockBytes, codes.size(), out.size());
+  }
+  for (size_t b = 0; b < scales.size(); ++b) {
+    PackQ4_0Block(scales[b], std::span<const uint8_t, 32>(codes.data() + b * 32, 32),
+                  std::span<std::byte, kQ4_0BlockBytes>(out.data() + b * kQ4_0BlockBytes, kQ4_0BlockBytes));
+  }
+}
+
 void QuantizeRowQ4_0(std::span<const float> x, std::span<std::byte> out) {
   CheckRow("Q4_0 quantize", x.size(), out.size(), kQ4_0BlockBytes);
   for (size_t b = 0; b < x.size() / kGgmlBlockElements; ++b) {

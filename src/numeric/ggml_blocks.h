@@ -122,6 +122,9 @@ float ChooseQ4_0Block(std::span<const float, 32> x, std::span<uint8_t, 32> codes
 // Step 2: packs one block from a scale and 32 codes in 0..15 (element order): d is encoded to F16, element j goes
 // to the low nibble of qs[j] and element j+16 to the high nibble. Throws octet::Error on a code above 15.
 void PackQ4_0Block(float d, std::span<const uint8_t, 32> codes, std::span<std::byte, kQ4_0BlockBytes> out);
+// Step 2 for a whole row: codes.size() == 32 * scales.size() (element order), out is scales.size() * 18 bytes.
+// Throws octet::Error on a size mismatch or a code above 15.
+void PackQ4_0Row(std::span<const float> scales, std::span<const uint8_t> codes, std::span<std::byte> out);
 // Step 2 for Q8_0 likewise: d to F16, then the 32 signed codes as bytes.
 void PackQ8_0Block(float d, std::span<const int8_t, 32> codes, std::span<std::byte, kQ8_0BlockBytes> out);
 

@@ -249,3 +249,59 @@ TEST(GgufWriter, RejectsBadSpecsAndMetadata) {
 
 }  // namespace
 }  // namespace octet
+
+namespace octet {
+namespace {
+
+// fuzz/make_corpus.py builds its GGUF seeds with an independent Python encoder (struct.pack after docs/gguf.md);
+// octet's writer must produce the same bytes for the same content, and the reader must accept every valid seed.
+TEST(GgufWriter, MatchesTheIndependentPythonEncoder) {
+  const std::filesystem::path corpus =
+      std::filesystem::path(OCTET_SOURCE_DIR) / "fuzz" / "corpus" / "gguf_reader_fuzzer";
+  ScratchDir dir;
+  std::vector<std::byte> q8(68), q4(18), f32(16), f16(8);
+  for (int b = 0; b < 2; ++b) {
+    q8[34 * b] = std::byte{0x00};
+    q8[34 * b + 1] = std::byte{0x38};  // F16 0.5
+    for (int i = 0; i < 32; ++i) q8[34 * b + 2 + i] = static_cast<std::byte>(i);
+  }
+  q4[0] = std::byte{0x00};
+  q4[1] = std::byte{0xBC};  // F16 -1.0
+  for (int i = 0; i < 16; ++i) q4[2 + i] = static_cast<std::byte>(i % 2 == 0 ? 0x0F : 0xF0);
+  const float f32_values[4] = {1.0f, -2.0f, 0.5f, 3.0f};
+  std::memcpy(f32.data(), f32_values, 16);
+  const uint16_t f16_values[4] = {0x3C00, 0x4000, 0x4200, 0x4400};  // 1 2 3 4
+  std::memcpy(f16.data(), f16_values, 8);
+  WriteGguf(dir / "mixed.gguf",
+            {{"general.architecture", GgufValue::String("llama")},
+             {"llama.block_count", GgufValue::Uint32(1)},
+             {"llama.rope.freq_base", GgufValue::Float32(10000.0f)},
+             {"general.flag", GgufValue::Bool(true)},
+             {"general.i64", GgufValue::Int64(-5)},
+             {"general.f64", GgufValue::Float64(0.25)},
+             {"general.u8s", GgufValue::Array(GgufValueType::kUint8,
+                                              {GgufValue::Uint8(1), GgufValue::Uint8(2), GgufValue::Uint8(3)})},
+             {"general.nested",
+              GgufValue::Array(GgufValueType::kArray, {GgufValue::Int32Array({1, 2}), GgufValue::Int32Array({3})})}},
+            {{"blk.0.attn_q.weight", GgmlType::kQ8_0, {32, 2}},
+             {"blk.0.attn_k.weight", GgmlType::kQ4_0, {32}},
+             {"output_norm.weight", GgmlType::kF32, {4}},
+             {"token_embd.weight", GgmlType::kF16, {2, 2}}},
+            {Bytes(q8), Bytes(q4), Bytes(f32), Bytes(f16)});
+  ASSERT_TRUE(std::filesystem::exists(corpus / "valid_mixed"));
+  EXPECT_EQ(ReadFileBytes(dir / "mixed.gguf"), ReadFileBytes(corpus / "valid_mixed"));
+
+  for (const char* name : {"valid_mixed", "valid_v2", "valid_align64", "valid_metadata_only", "valid_unpadded_tail",
+                           "valid_q4k", "vocab_llama", "vocab_gpt2"}) {
+    EXPECT_NO_THROW(GgufFile::Open(corpus / name)) << name;
+  }
+  for (const char* name : {"truncated_data", "truncated_header", "bad_magic", "bad_version", "huge_tensor_count",
+                           "huge_kv_count", "huge_string", "misaligned_offset", "overlapping_tensors",
+                           "offset_out_of_range", "unknown_type", "bad_block_multiple", "duplicate_key",
+                           "duplicate_tensor", "bad_bool"}) {
+    EXPECT_THROW(GgufFile::Open(corpus / name), Error) << name;
+  }
+}
+
+}  // namespace
+}  // namespace octet

@@ -148,6 +148,17 @@ TEST(GgmlBlocks, Q4_0SplitStepsEqualTheReference) {
     PackQ4_0Block(d, codes, block);
     EXPECT_EQ(std::memcmp(block.data(), whole.data() + 18 * b, 18), 0) << "block " << b;
   }
+  // The row form of step 2 gives the same bytes.
+  std::vector<float> scales(8);
+  std::vector<uint8_t> codes(32 * 8);
+  for (int b = 0; b < 8; ++b) {
+    scales[b] = ChooseQ4_0Block(std::span<const float, 32>(x.data() + 32 * b, 32),
+                                std::span<uint8_t, 32>(codes.data() + 32 * b, 32));
+  }
+  std::vector<std::byte> row(18 * 8);
+  PackQ4_0Row(scales, codes, row);
+  EXPECT_EQ(row, whole);
+  EXPECT_THROW(PackQ4_0Row(scales, std::span<const uint8_t>(codes).subspan(1), row), Error);
 }
 
 TEST(GgmlBlocks, PackQ4_0BlockPacksExternalCodes) {
