@@ -246,7 +246,36 @@ GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, cons
     ++next_id;
   }
 
-  scores.assign(tokens.size(), -1000.0f);
+  // Scores: llama.cpp's LlamaHfVocab writes the placeholder -1000 for every token, with which llama.cpp's SPM
+  // tokenizer (highest score first, leftmost among equals) merges left to right instead of by merge rank, and
+  // tokenizes differently from tokenizer.json (15 of aidreams260K's 16 sample lines; GgufExport test). octet gives
+  // each token the score -rank of the first merge that forms it (0 when no merge does, and -1000 to added tokens
+  // as llama.cpp does), so SPM's order is the BPE's order and llama.cpp tokenizes as transformers does.
+  scores.assign(tokens.size(), 0.0f);
+  std::map<std::string, size_t> id_of;
+  for (size_t id = 0; id < base_size; ++id) id_of.emplace(tokens[id], id);
+  std::vector<bool> scored(base_size, false);
+  const Json merges = model.value("merges", Json::array());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const Json& merge = merges[rank];
+    std::string merged;
+    if (merge.is_string()) {  // "left right"
+      const std::string text = merge.get<std::string>();
+      const size_t space = text.find(' ');
+      if (space == std::string::npos) Fail("{}: merge {} ('{}') is not 'left right'", tokenizer_path.string(), rank, text);
+      merged = text.substr(0, space) + text.substr(space + 1);
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      merged = merge[0].get<std::string>() + merge[1].get<std::string>();  // transformers >= 4.45 pair format
+    } else {
+      Fail("{}: merge {} is neither a string nor a pair of strings", tokenizer_path.string(), rank);
+    }
+    const auto it = id_of.find(merged);
+    if (it != id_of.end() && !scored[it->second]) {
+      scored[it->second] = true;
+      scores[it->second] = -static_cast<float>(rank);
+    }
+  }
+  for (size_t id = base_size; id < tokens.size(); ++id) scores[id] = -1000.0f;
   types.assign(tokens.size(), 0);
   for (size_t id = 0; id < tokens.size(); ++id) {
     GgufTokenType type = GgufTokenType::kNormal;

@@ -11,7 +11,11 @@
 // Llama 2 / Mistral / aidreams260K), which llama.cpp converts with LlamaHfVocab when there is no tokenizer.model:
 //   tokenizer.ggml.model "llama", tokenizer.ggml.pre "default";
 //   tokens: the vocab by id, then added tokens whose id is past it;
-//   scores: -1000.0 for every token (LlamaHfVocab.get_token_score's placeholder, as llama.cpp writes it);
+//   scores: NOT llama.cpp's: LlamaHfVocab.get_token_score writes the placeholder -1000.0 for every token, with
+//   which llama.cpp's SPM tokenizer merges leftmost-first and disagrees with tokenizer.json (on 15 of
+//   aidreams260K's 16 sample lines). octet writes -(rank of the first merge forming the token), 0 for tokens no
+//   merge forms, -1000 for added tokens past the vocab, which makes SPM's highest-score-first merging BPE's
+//   lowest-rank-first merging: llama.cpp then tokenizes as transformers does (tested);
 //   token_type: 6 (BYTE) for "<0xXX>", 3 (CONTROL) for special added tokens, 1 (NORMAL) otherwise, 4
 //   (USER_DEFINED) for non-special added tokens past the vocab;
 //   no merges (SpecialVocab is built with load_merges=False for this kind);
@@ -30,11 +34,9 @@
 #include <nlohmann/json.hpp>
 
 #include "io/gguf_value.h"
+#include "tokenizer/gguf_tokenizer.h"  // GgufTokenType
 
 namespace octet {
-
-// gguf-py TokenType / llama_token_type.
-enum class GgufTokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
 struct GgufTokenizerMetadata {
   std::vector<GgufKeyValue> keys;  // empty when no tokenizer was carried

@@ -27,6 +27,8 @@
 #include "runtime/scratch_checkpoint.h"
 #include "runtime/transformer.h"
 #include "test_util.h"
+#include "tokenizer/load_tokenizer.h"
+#include "tokenizer/tokenizer_test_util.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -226,6 +228,17 @@ TEST(GgufExport, AidreamsQ8_0HasLlamaCppTensorsMetadataAndBlocks) {
     if (tokens[i].size() == 6 && tokens[i].rfind("<0x", 0) == 0) types[i] = 6;  // BYTE
   }
   types[0] = types[1] = types[2] = 3;  // <unk> <s> </s>: special -> CONTROL
+  // Scores (octet's choice, see gguf_tokenizer_metadata.h): -rank of the merge that forms the token, else 0.
+  std::vector<float> scores(512, 0.0f);
+  std::vector<bool> scored(512, false);
+  const auto& merges = tokenizer["model"]["merges"];
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    std::string m = merges[rank].get<std::string>();
+    m.erase(m.find(' '), 1);
+    const size_t id = std::find(tokens.begin(), tokens.end(), m) - tokens.begin();
+    ASSERT_LT(id, 512u) << m;
+    if (!scored[id]) scores[id] = -static_cast<float>(rank), scored[id] = true;
+  }
   const std::vector<GgufKeyValue> expected = {
       {"general.architecture", GgufValue::String("llama")},
       {"general.type", GgufValue::String("model")},
@@ -247,7 +260,7 @@ TEST(GgufExport, AidreamsQ8_0HasLlamaCppTensorsMetadataAndBlocks) {
       {"tokenizer.ggml.model", GgufValue::String("llama")},
       {"tokenizer.ggml.pre", GgufValue::String("default")},
       {"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)},
-      {"tokenizer.ggml.scores", GgufValue::Float32Array(std::vector<float>(512, -1000.0f))},
+      {"tokenizer.ggml.scores", GgufValue::Float32Array(scores)},
       {"tokenizer.ggml.token_type", GgufValue::Int32Array(types)},
       {"tokenizer.ggml.bos_token_id", GgufValue::Uint32(1)},
       {"tokenizer.ggml.eos_token_id", GgufValue::Uint32(2)},
@@ -269,6 +282,35 @@ TEST(GgufExport, AidreamsQ8_0HasLlamaCppTensorsMetadataAndBlocks) {
   ASSERT_EQ(report["type_choices"].size(), 4u);
   EXPECT_EQ(report["type_choices"][0]["name"], "blk.0.ffn_down.weight");
   EXPECT_EQ(report["type_choices"][0]["type"], "F16");
+}
+
+// The exported vocabulary, read back the way llama.cpp reads it (octet's GGUF tokenizer implements llama-vocab.cpp),
+// tokenizes aidreams260K's sample text to the ids its tokenizer.json gives.
+TEST(GgufExport, ExportedVocabularyTokenizesLikeTheModel) {
+  OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
+  ScratchDir scratch;
+  Convert(Options(model_dir, scratch / "v.gguf", "F32"));
+  const auto tokenizer = LoadTokenizer(scratch / "v.gguf");
+  std::ifstream texts(model_dir / "sample_text.txt");
+  std::ifstream ids(model_dir / "sample_text_ids.txt");
+  std::string text, id_line;
+  int lines = 0, mismatches = 0;
+  while (std::getline(texts, text) && std::getline(ids, id_line)) {
+    std::vector<int32_t> expected;
+    std::istringstream parse(id_line);
+    for (int32_t id; parse >> id;) expected.push_back(id);
+    ++lines;
+    if (tokenizer->Encode(text, true) != expected) ++mismatches;
+  }
+  EXPECT_GT(lines, 0);
+  EXPECT_EQ(mismatches, 0) << "of " << lines << " lines";
+  // And the reference vectors from the tokenizers library (tests/tokenizer/data), BOS and no BOS.
+  const auto cases = testing::ReadReferenceCases("aidreams260K");
+  ASSERT_GE(cases.size(), 300u);
+  for (const auto& c : cases) {
+    EXPECT_EQ(tokenizer->Encode(c.text, true), c.ids) << "text: " << c.text;
+    EXPECT_EQ(tokenizer->Encode(c.text, false), c.ids_no_special) << "text: " << c.text;
+  }
 }
 
 TEST(GgufExport, Q4_0BlocksEqualGgmlReferenceOnPermutedRowsAtAnyThreadCount) {
