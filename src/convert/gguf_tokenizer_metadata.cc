@@ -53,16 +53,19 @@ constexpr std::array<SpecialKind, 7> kSpecialKinds = {{
 }};
 
 
-// tokenizer.ggml.* keys for a "llama" vocab, then SpecialVocab's ids and flags.
+// tokenizer.ggml.* keys for a vocab ("llama" with scores, or "gpt2" with merges and no scores), then
+// SpecialVocab's ids and flags.
 void AddVocabKeys(GgufTokenizerMetadata& result, const std::vector<std::string>& tokens,
                   const std::vector<float>& scores, const std::vector<int32_t>& types, const Json& added,
-                  const fs::path& model_dir, const Json& config) {
+                  const fs::path& model_dir, const Json& config, const std::string& model = "llama",
+                  const std::string& pre = "default", const std::vector<std::string>* merges = nullptr) {
   std::vector<GgufKeyValue>& keys = result.keys;
-  keys.push_back({"tokenizer.ggml.model", GgufValue::String("llama")});
-  keys.push_back({"tokenizer.ggml.pre", GgufValue::String("default")});
+  keys.push_back({"tokenizer.ggml.model", GgufValue::String(model)});
+  keys.push_back({"tokenizer.ggml.pre", GgufValue::String(pre)});
   keys.push_back({"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)});
-  keys.push_back({"tokenizer.ggml.scores", GgufValue::Float32Array(scores)});
+  if (!scores.empty()) keys.push_back({"tokenizer.ggml.scores", GgufValue::Float32Array(scores)});
   keys.push_back({"tokenizer.ggml.token_type", GgufValue::Int32Array(types)});
+  if (merges != nullptr) keys.push_back({"tokenizer.ggml.merges", GgufValue::StringArray(*merges)});
 
   // SpecialVocab: tokenizer_config.json first, then config.json; ids must be < n_vocab.
   const std::optional<Json> tokenizer_config = ReadJsonIfPresent(model_dir / "tokenizer_config.json");
@@ -117,6 +120,136 @@ void AddVocabKeys(GgufTokenizerMetadata& result, const std::vector<std::string>&
       keys.push_back({"tokenizer.chat_template", GgufValue::String(it->get<std::string>())});
     }
   }
+}
+
+// The pre-tokenizer name llama.cpp gives a byte-level BPE tokenizer. llama.cpp's converter identifies it by hashing
+// the token ids of a fixed check text (get_vocab_base_pre); octet recognises the three pre-tokenizers its GGUF
+// tokenizer implements by their tokenizer.json definition instead, which names the same for these files: GPT-2's
+// ByteLevel(use_regex) -> "gpt-2", the Llama 3 Split regex -> "llama-bpe", the Qwen2 one -> "qwen2".
+std::optional<std::string> ByteLevelPre(const Json& tokenizer) {
+  constexpr std::string_view kLlama3 =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+      "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  constexpr std::string_view kQwen2 =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+      "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const Json pre = tokenizer.value("pre_tokenizer", Json());
+  if (!pre.is_object()) return std::nullopt;
+  if (pre.value("type", "") == "ByteLevel" && pre.value("use_regex", true)) return "gpt-2";
+  if (pre.value("type", "") != "Sequence" || !pre.contains("pretokenizers")) return std::nullopt;
+  const Json& parts = pre["pretokenizers"];
+  if (!parts.is_array() || parts.size() != 2 || !parts[0].is_object() || !parts[1].is_object()) return std::nullopt;
+  if (parts[0].value("type", "") != "Split" || parts[1].value("type", "") != "ByteLevel" ||
+      parts[1].value("use_regex", true)) {
+    return std::nullopt;
+  }
+  const Json pattern = parts[0].value("pattern", Json::object());
+  if (!pattern.is_object() || !pattern.contains("Regex") || !pattern["Regex"].is_string()) return std::nullopt;
+  const std::string regex = pattern["Regex"].get<std::string>();
+  if (regex == kLlama3) return "llama-bpe";
+  if (regex == kQwen2) return "qwen2";
+  return std::nullopt;
+}
+
+// does_token_look_special (conversion/base.py), for added tokens not marked special.
+bool LooksSpecial(const std::string& token) {
+  if (token == "<pad>" || token == "<mask>" || token == "<2mass>" || token == "[@BOS@]") return true;
+  const auto wrapped = [&](std::string_view open, std::string_view close) {
+    return token.size() >= open.size() + close.size() && token.compare(0, open.size(), open) == 0 &&
+           token.compare(token.size() - close.size(), close.size(), close) == 0;
+  };
+  return wrapped("<|", "|>") || wrapped("<\uff5c", "\uff5c>") || wrapped("<\uff5c", "|>");
+}
+
+// convert_hf_to_gguf's _set_vocab_gpt2 / get_vocab_base for a byte-level BPE tokenizer.json (Llama 3, GPT-2,
+// Qwen2): tokenizer.ggml.model "gpt2", the pre-tokenizer name, tokens by id up to config.json's vocab_size (holes
+// "[PADi]", UNUSED), token_type NORMAL for the vocab, CONTROL for added tokens that are special or look special,
+// USER_DEFINED (with "\u2581" -> " ") for the other added tokens; no scores; merges as "left right" (transformers'
+// pair format joined with a space, spaces inside a part written as U+0120 as SpecialVocab does). Returns false
+// when the tokenizer is not byte-level BPE; sets a "not carried" note for an unknown pre-tokenizer.
+bool ByteLevelVocab(const Json& tokenizer, const fs::path& tokenizer_path, const Json& config,
+                    GgufTokenizerMetadata& result, const fs::path& model_dir) {
+  const Json& model = tokenizer.value("model", Json::object());
+  const Json decoder = tokenizer.value("decoder", Json());
+  if (model.value("type", "") != "BPE" || model.value("byte_fallback", false) || !decoder.is_object() ||
+      decoder.value("type", "") != "ByteLevel") {
+    return false;
+  }
+  const std::optional<std::string> pre = ByteLevelPre(tokenizer);
+  if (!pre) {
+    result.note = fmt::format("not carried: {} has a byte-level pre-tokenizer octet cannot name for llama.cpp "
+                              "(it knows GPT-2's, Llama 3's and Qwen2's)",
+                              tokenizer_path.string());
+    return true;
+  }
+  if (!model.contains("vocab") || !model["vocab"].is_object()) Fail("{}: model.vocab is not an object", tokenizer_path.string());
+  std::map<int64_t, std::string> by_id;
+  for (const auto& [text, id] : model["vocab"].items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0) Fail("{}: vocab entry '{}' has a bad id", tokenizer_path.string(), text);
+    by_id[id.get<int64_t>()] = text;
+  }
+  std::map<int64_t, bool> added_special;
+  const Json added = tokenizer.value("added_tokens", Json::array());
+  for (const Json& token : added) {
+    if (!token.is_object() || !token.contains("id") || !token["id"].is_number_integer() || token["id"].get<int64_t>() < 0) continue;
+    const int64_t id = token["id"].get<int64_t>();
+    by_id[id] = token.value("content", "");
+    added_special[id] = token.value("special", false);
+  }
+  int64_t vocab_size = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
+  if (config.is_object() && config.contains("vocab_size") && config["vocab_size"].is_number_integer()) {
+    vocab_size = config["vocab_size"].get<int64_t>();
+  }
+  if (vocab_size <= 0 || vocab_size > (1 << 24)) Fail("{}: vocab_size {} is out of range", tokenizer_path.string(), vocab_size);
+  std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
+  std::vector<int32_t> types(tokens.size());
+  for (int64_t id = 0; id < vocab_size; ++id) {
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      tokens[id] = fmt::format("[PAD{}]", id);
+      types[id] = static_cast<int32_t>(GgufTokenType::kUnused);
+      continue;
+    }
+    std::string token = it->second;
+    GgufTokenType type = GgufTokenType::kNormal;
+    if (const auto a = added_special.find(id); a != added_special.end()) {
+      if (a->second || LooksSpecial(token)) {
+        type = GgufTokenType::kControl;
+      } else {
+        for (size_t at = token.find("\u2581"); at != std::string::npos; at = token.find("\u2581", at + 1)) {
+          token.replace(at, 3, " ");
+        }
+        type = GgufTokenType::kUserDefined;
+      }
+    }
+    tokens[id] = token;
+    types[id] = static_cast<int32_t>(type);
+  }
+  std::vector<std::string> merges;
+  for (const Json& merge : model.value("merges", Json::array())) {
+    if (merge.is_string()) {
+      merges.push_back(merge.get<std::string>());
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      std::string joined;
+      for (int part = 0; part < 2; ++part) {
+        if (part == 1) joined += ' ';
+        for (const char c : merge[part].get<std::string>()) {
+          if (c == ' ') {
+            joined += "\u0120";
+          } else {
+            joined += c;
+          }
+        }
+      }
+      merges.push_back(std::move(joined));
+    } else {
+      Fail("{}: a merge is neither a string nor a pair of strings", tokenizer_path.string());
+    }
+  }
+  AddVocabKeys(result, tokens, {}, types, added, model_dir, config, "gpt2", *pre, &merges);
+  result.note = fmt::format("carried: {} tokens and {} merges from byte-level BPE tokenizer.json (pre \"{}\")",
+                            tokens.size(), merges.size(), *pre);
+  return true;
 }
 
 // convert_hf_to_gguf's _create_vocab_sentencepiece: every piece with its score and type from tokenizer.model
@@ -202,6 +335,7 @@ GgufTokenizerMetadata BuildGgufTokenizerMetadata(const fs::path& model_dir, cons
     return result;
   }
   const Json& model = tokenizer->value("model", Json::object());
+  if (ByteLevelVocab(*tokenizer, tokenizer_path, config, result, model_dir)) return result;
   const bool llama_hf = model.value("type", "") == "BPE" && model.value("byte_fallback", false) &&
                         tokenizer->contains("decoder") && (*tokenizer)["decoder"].is_object() &&
                         (*tokenizer)["decoder"].value("type", "") == "Sequence";

@@ -22,7 +22,12 @@
 //   {bos,eos,unknown,seperator,padding,cls,mask}_token_id: tokenizer_config.json's "<typ>_token" looked up among
 //   tokenizer.json's added_tokens, else config.json's "<typ>_token_id" (first source wins);
 //   add_bos_token / add_eos_token from tokenizer_config.json when they are booleans; chat_template when a string.
-// Other tokenizers (byte-level BPE as in Llama 3, which llama.cpp identifies by hashing its output) are not carried: the returned note says so, and the GGUF
+// 3. a byte-level BPE tokenizer.json (GPT-2, Llama 3, Qwen2; _set_vocab_gpt2): tokenizer.ggml.model "gpt2", tokens
+//    by id ("[PADi]" holes up to vocab_size), token_type NORMAL / CONTROL (special or special-looking added tokens)
+//    / USER_DEFINED, merges, no scores. tokenizer.ggml.pre: llama.cpp hashes the token ids of a check text to name
+//    the pre-tokenizer; octet names the three its GGUF tokenizer implements by their tokenizer.json definition
+//    ("gpt-2", "llama-bpe", "qwen2"), and carries no tokenizer for another one.
+// Other tokenizers are not carried: the returned note says so, and the GGUF
 // then has no tokenizer.ggml.* keys.
 #ifndef OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_
 #define OCTET_CONVERT_GGUF_TOKENIZER_METADATA_H_

@@ -19,6 +19,7 @@
 
 #include "convert/convert.h"
 #include "convert/gguf_import.h"
+#include "convert/gguf_tokenizer_metadata.h"
 #include "io/checkpoint.h"
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
@@ -312,6 +313,48 @@ TEST(GgufExport, ExportedVocabularyTokenizesLikeTheModel) {
     EXPECT_EQ(tokenizer->Encode(c.text, false), c.ids_no_special) << "text: " << c.text;
   }
 }
+
+// Byte-level BPE tokenizer.json files (GPT-2, Llama 3, Qwen2 flavours in tests/tokenizer/data) carried as
+// llama.cpp's _set_vocab_gpt2 does; read back with octet's GGUF tokenizer they match the tokenizers library.
+class GgufByteLevelExport : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(GgufByteLevelExport, CarriedVocabularyTokenizesLikeTokenizersJs) {
+  const auto& [name, pre] = GetParam();
+  ScratchDir scratch;
+  const fs::path source = testing::TokenizerDataDir() / (name + ".json");
+  fs::copy_file(source, scratch / "tokenizer.json");
+  const nlohmann::json root = nlohmann::json::parse(ReadFile(source));
+  nlohmann::json config = nlohmann::json::object();
+  for (const auto& added : root["added_tokens"]) {
+    const std::string content = added["content"];
+    if (content == "<|begin_of_text|>") config["bos_token_id"] = added["id"];
+    if (content == "<|endoftext|>" || content == "<|end_of_text|>") config["eos_token_id"] = added["id"];
+  }
+  const GgufTokenizerMetadata metadata = BuildGgufTokenizerMetadata(scratch.path(), config);
+  ASSERT_FALSE(metadata.keys.empty()) << metadata.note;
+  std::vector<GgufKeyValue> kv = {{"general.architecture", GgufValue::String("llama")}};
+  kv.insert(kv.end(), metadata.keys.begin(), metadata.keys.end());
+  WriteGguf(scratch / "v.gguf", kv, {}, {});
+  const GgufFile file = GgufFile::Open(scratch / "v.gguf");
+  EXPECT_EQ(file.GetString("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(file.GetString("tokenizer.ggml.pre"), pre);
+  EXPECT_FALSE(file.Has("tokenizer.ggml.scores"));
+  EXPECT_EQ(file.GetStringArray("tokenizer.ggml.merges").size(), root["model"]["merges"].size());
+  const auto gguf = LoadTokenizer(scratch / "v.gguf");
+  int compared = 0;
+  for (const auto& c : testing::ReadReferenceCases(name)) {
+    if (!c.nfc_inert) continue;  // Qwen2 normalizes with NFC; llama.cpp does not
+    EXPECT_EQ(gguf->Encode(c.text, true), c.ids) << "text: " << c.text;
+    EXPECT_EQ(gguf->Encode(c.text, false), c.ids_no_special) << "text: " << c.text;
+    ++compared;
+  }
+  EXPECT_GE(compared, 260);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavours, GgufByteLevelExport,
+                         ::testing::Values(std::make_pair(std::string("bytelevel_gpt2"), std::string("gpt-2")),
+                                           std::make_pair(std::string("bytelevel_llama3"), std::string("llama-bpe")),
+                                           std::make_pair(std::string("bytelevel_qwen2"), std::string("qwen2"))));
 
 TEST(GgufExport, Q4_0BlocksEqualGgmlReferenceOnPermutedRowsAtAnyThreadCount) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
