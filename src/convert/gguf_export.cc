@@ -66,10 +66,39 @@ int64_t RequireInt(const nlohmann::json& config, const char* key, const std::str
   return it->get<int64_t>();
 }
 
+// The rope parameters as llama.cpp's converter sees them (TextModel.rope_parameters): transformers >= 5 keeps them
+// in "rope_parameters" (rope_theta included), older configs in "rope_scaling" beside a top-level "rope_theta".
+// Returns the scaling object (null when there is none) and sets `theta` when the config gives one.
+nlohmann::json RopeParameters(const nlohmann::json& config, std::optional<double>& theta) {
+  nlohmann::json params = nlohmann::json(nullptr);
+  if (const auto it = config.find("rope_parameters"); it != config.end() && it->is_object()) {
+    params = *it;
+  } else if (const auto s = config.find("rope_scaling"); s != config.end() && s->is_object()) {
+    params = *s;
+  }
+  theta.reset();
+  if (params.is_object() && params.contains("rope_theta") && params["rope_theta"].is_number()) {
+    theta = params["rope_theta"].get<double>();
+  } else if (config.contains("rope_theta") && config["rope_theta"].is_number()) {
+    theta = config["rope_theta"].get<double>();
+  }
+  return params;
+}
+
+std::string RopeType(const nlohmann::json& params) {
+  if (!params.is_object()) return "";
+  const auto type = params.find("rope_type");
+  if (type != params.end() && type->is_string()) return type->get<std::string>();
+  const auto legacy = params.find("type");
+  return legacy != params.end() && legacy->is_string() ? legacy->get<std::string>() : "";
+}
+
 // llama.cpp's LlamaModel.generate_extra_tensors for rope_type "llama3": per-frequency factors, in F32 as torch
 // computes them there (the arithmetic below mirrors the Python line by line).
 std::vector<float> Llama3RopeFactors(const nlohmann::json& config, const nlohmann::json& scaling, int64_t head_dim) {
-  const float base = config.value("rope_theta", 10000.0f);
+  std::optional<double> theta;
+  RopeParameters(config, theta);
+  const float base = static_cast<float>(theta.value_or(10000.0));
   const double factor = scaling.value("factor", 8.0);
   const double low_freq_factor = scaling.value("low_freq_factor", 1.0);
   const double high_freq_factor = scaling.value("high_freq_factor", 4.0);
@@ -131,7 +160,9 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
   u32("llama.feed_forward_length", shape.intermediate_size);
   u32("llama.attention.head_count", shape.num_heads);
   if (c.contains("num_key_value_heads")) u32("llama.attention.head_count_kv", shape.num_kv_heads);
-  f32("llama.rope.freq_base", "rope_theta");
+  std::optional<double> rope_theta;
+  const nlohmann::json rope = RopeParameters(c, rope_theta);
+  if (rope_theta) kv.push_back({"llama.rope.freq_base", GgufValue::Float32(static_cast<float>(*rope_theta))});
   f32("llama.attention.layer_norm_rms_epsilon", "rms_norm_eps");
   if (shape.num_experts > 0) {
     u32("llama.expert_count", shape.num_experts);
@@ -144,15 +175,12 @@ std::vector<GgufKeyValue> BuildMetadata(const Checkpoint& checkpoint, const Mode
   u32("general.file_type", LlamaFileTypeFor(file_type));
   u32("llama.vocab_size", shape.vocab_size);
   u32("llama.rope.dimension_count", shape.head_dim);
-  if (const auto it = c.find("rope_scaling"); it != c.end() && it->is_object()) {
-    const std::string type = it->value("rope_type", it->value("type", std::string()));
-    if (type == "linear") {
-      if (!it->contains("factor") || !(*it)["factor"].is_number()) Fail("{}: rope_scaling needs a numeric factor", source);
-      kv.push_back({"llama.rope.scaling.type", GgufValue::String("linear")});
-      kv.push_back({"llama.rope.scaling.factor", GgufValue::Float32((*it)["factor"].get<float>())});
-    } else if (type != "llama3" && type != "default" && !type.empty()) {
-      Fail("{}: rope_scaling type \"{}\" is not exported to GGUF (octet exports none, linear and llama3)", source, type);
-    }
+  if (const std::string type = RopeType(rope); type == "linear") {
+    if (!rope.contains("factor") || !rope["factor"].is_number()) Fail("{}: rope_scaling needs a numeric factor", source);
+    kv.push_back({"llama.rope.scaling.type", GgufValue::String("linear")});
+    kv.push_back({"llama.rope.scaling.factor", GgufValue::Float32(rope["factor"].get<float>())});
+  } else if (type != "llama3" && type != "default" && !type.empty()) {
+    Fail("{}: rope_scaling type \"{}\" is not exported to GGUF (octet exports none, linear and llama3)", source, type);
   }
   kv.push_back({"general.quantization_version", GgufValue::Uint32(kGgmlQuantVersion)});
   GgufTokenizerMetadata tokenizer;
@@ -282,10 +310,10 @@ class Exporter {
     }
     add_hf("model.norm.weight");
     if (!tied) add_hf("lm_head.weight");
-    if (const auto it = checkpoint.config().find("rope_scaling"); it != checkpoint.config().end() && it->is_object() &&
-                                                                   it->value("rope_type", it->value("type", std::string())) == "llama3") {
+    std::optional<double> unused_theta;
+    if (const nlohmann::json rope = RopeParameters(checkpoint.config(), unused_theta); RopeType(rope) == "llama3") {
       ExportTensor t;
-      t.generated = Llama3RopeFactors(checkpoint.config(), *it, shape.head_dim);
+      t.generated = Llama3RopeFactors(checkpoint.config(), rope, shape.head_dim);
       t.spec = {"rope_freqs.weight", GgmlType::kF32, {static_cast<int64_t>(t.generated.size())}};
       t.source_name = "(rope_scaling llama3 factors)";
       tensors_.push_back(std::move(t));
