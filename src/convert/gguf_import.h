@@ -13,7 +13,8 @@
 // directory beside the output (`OUT.octet-gguf-import.partial`, locked like any octet output), converted, and
 // removed, also on error. It costs disk (the model at F32 for quantized GGUFs) but no memory, and keeps one
 // converter. The GGUF's tokenizer is not turned back into tokenizer.json: copy the original tokenizer files into
-// OUT (the converter reports this).
+// OUT (the report says so); a GGUF -> GGUF conversion keeps the source's tokenizer.* keys as they are. A
+// rope_freqs tensor (Llama 3.1 rope scaling) is refused: its factors are not turned back into config.json.
 #ifndef OCTET_CONVERT_GGUF_IMPORT_H_
 #define OCTET_CONVERT_GGUF_IMPORT_H_
 
