@@ -93,35 +93,17 @@ std::string RopeType(const nlohmann::json& params) {
   return legacy != params.end() && legacy->is_string() ? legacy->get<std::string>() : "";
 }
 
-// llama.cpp's LlamaModel.generate_extra_tensors for rope_type "llama3": per-frequency factors, in F32 as torch
-// computes them there (the arithmetic below mirrors the Python line by line).
-std::vector<float> Llama3RopeFactors(const nlohmann::json& config, const nlohmann::json& scaling, int64_t head_dim) {
+// Llama 3 rope factors from the config (the arithmetic is in gguf_llama_layout.cc).
+std::vector<float> Llama3RopeFactorsFromConfig(const nlohmann::json& config, const nlohmann::json& scaling,
+                                               int64_t head_dim) {
   std::optional<double> theta;
   RopeParameters(config, theta);
-  const float base = static_cast<float>(theta.value_or(10000.0));
-  const double factor = scaling.value("factor", 8.0);
-  const double low_freq_factor = scaling.value("low_freq_factor", 1.0);
-  const double high_freq_factor = scaling.value("high_freq_factor", 4.0);
   // llama.cpp reads original_max_position_embeddings from its merged rope parameters; HF keeps it in rope_scaling.
-  const double old_context_len = scaling.value("original_max_position_embeddings",
-                                               config.value("original_max_position_embeddings", 8192.0));
-  const double low_freq_wavelen = old_context_len / low_freq_factor;
-  const double high_freq_wavelen = old_context_len / high_freq_factor;
-  std::vector<float> factors;
-  for (int64_t i = 0; i < head_dim; i += 2) {
-    const float freq = 1.0f / std::pow(base, static_cast<float>(i) / static_cast<float>(head_dim));
-    const float wavelen = static_cast<float>(2 * M_PI) / freq;
-    if (wavelen < high_freq_wavelen) {
-      factors.push_back(1.0f);
-    } else if (wavelen > low_freq_wavelen) {
-      factors.push_back(static_cast<float>(factor));
-    } else {
-      const float smooth = static_cast<float>((old_context_len / wavelen - low_freq_factor) /
-                                              (high_freq_factor - low_freq_factor));
-      factors.push_back(1.0f / ((1.0f - smooth) / static_cast<float>(factor) + smooth));
-    }
-  }
-  return factors;
+  return Llama3RopeFactors({theta.value_or(10000.0), scaling.value("factor", 8.0), scaling.value("low_freq_factor", 1.0),
+                            scaling.value("high_freq_factor", 4.0),
+                            scaling.value("original_max_position_embeddings",
+                                          config.value("original_max_position_embeddings", 8192.0))},
+                           head_dim);
 }
 
 // Metadata as convert_hf_to_gguf writes it for LlamaModel (conversion/base.py TextModel.set_gguf_parameters,
@@ -313,7 +295,7 @@ class Exporter {
     std::optional<double> unused_theta;
     if (const nlohmann::json rope = RopeParameters(checkpoint.config(), unused_theta); RopeType(rope) == "llama3") {
       ExportTensor t;
-      t.generated = Llama3RopeFactors(checkpoint.config(), rope, shape.head_dim);
+      t.generated = Llama3RopeFactorsFromConfig(checkpoint.config(), rope, shape.head_dim);
       t.spec = {"rope_freqs.weight", GgmlType::kF32, {static_cast<int64_t>(t.generated.size())}};
       t.source_name = "(rope_scaling llama3 factors)";
       tensors_.push_back(std::move(t));

@@ -56,6 +56,32 @@ std::optional<double> FindF32AsDecimal(const GgufFile& file, std::string_view ke
   return std::stod(fmt::format("{}", static_cast<float>(*value)));
 }
 
+// rope_freqs.weight holds Llama 3.1 rope factors, which the GGUF does not keep the parameters of. octet recognises
+// the parameter sets Meta ships (factor 8 for Llama 3.1, 32 for Llama 3.2; low 1, high 4, original context 8192)
+// by recomputing the factors exactly as the converter did, and refuses any other factors.
+Json Llama3ScalingFor(const GgufFile& file, const GgufTensorInfo& freqs, const Json& config) {
+  const int64_t head_dim = config.contains("head_dim") ? config["head_dim"].get<int64_t>()
+                                                       : config["hidden_size"].get<int64_t>() /
+                                                             config["num_attention_heads"].get<int64_t>();
+  if (freqs.type != GgmlType::kF32 || freqs.ne.size() != 1 || freqs.ne[0] * 2 != head_dim) {
+    Fail("{}: tensor 'rope_freqs.weight' is {} {}, expected F32 [{}]", file.path().string(), GgmlTypeName(freqs.type),
+         ShapeToString(freqs.shape()), head_dim / 2);
+  }
+  std::vector<float> stored(static_cast<size_t>(freqs.ne[0]));
+  std::memcpy(stored.data(), freqs.bytes.data(), stored.size() * sizeof(float));
+  const double theta = config["rope_theta"].get<double>();
+  for (const double factor : {8.0, 32.0}) {
+    const Llama3RopeScaling scaling{theta, factor, 1.0, 4.0, 8192.0};
+    if (Llama3RopeFactors(scaling, head_dim) == stored) {
+      return {{"rope_type", "llama3"}, {"factor", factor}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+              {"original_max_position_embeddings", 8192}};
+    }
+  }
+  Fail("{}: tensor 'rope_freqs.weight' holds rope factors of no Llama 3 parameter set octet knows (factor 8 or 32, "
+       "low 1, high 4, original context 8192), so they cannot be written as config.json's rope_scaling",
+       file.path().string());
+}
+
 Json BuildConfig(const GgufFile& file) {
   const std::string arch = file.GetString("general.architecture");
   if (arch != "llama") {
@@ -97,6 +123,7 @@ Json BuildConfig(const GgufFile& file) {
   } else {
     c["rope_scaling"] = nullptr;
   }
+  if (const GgufTensorInfo* freqs = file.FindTensor("rope_freqs.weight")) c["rope_scaling"] = Llama3ScalingFor(file, *freqs, c);
   c["tie_word_embeddings"] = file.FindTensor("output.weight") == nullptr;
   if (experts > 0) {
     c["num_local_experts"] = experts;
@@ -141,9 +168,7 @@ std::vector<ImportTensor> Plan(const GgufFile& file, const Json& config) {
                        &t, e * shape[1], 0});
       }
     } else if (t.name == "rope_freqs.weight") {
-      Fail("{}: tensor 'rope_freqs.weight' (Llama 3.1 rope scaling factors) cannot be turned back into a "
-           "config.json rope_scaling by octet",
-           file.path().string());
+      continue;  // BuildConfig turned it into config.json's rope_scaling
     } else {
       Fail("{}: tensor '{}' is not part of llama.cpp's llama architecture as octet imports it", file.path().string(),
            t.name);

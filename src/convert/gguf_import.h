@@ -14,7 +14,8 @@
 // removed, also on error. It costs disk (the model at F32 for quantized GGUFs) but no memory, and keeps one
 // converter. The GGUF's tokenizer is not turned back into tokenizer.json: copy the original tokenizer files into
 // OUT (the report says so); a GGUF -> GGUF conversion keeps the source's tokenizer.* keys as they are. A
-// rope_freqs tensor (Llama 3.1 rope scaling) is refused: its factors are not turned back into config.json.
+// rope_freqs tensor (Llama 3.x rope scaling) becomes config.json's rope_scaling when its factors are those of
+// Meta's parameter sets (factor 8 or 32, low 1, high 4, original context 8192), and is refused otherwise.
 #ifndef OCTET_CONVERT_GGUF_IMPORT_H_
 #define OCTET_CONVERT_GGUF_IMPORT_H_
 

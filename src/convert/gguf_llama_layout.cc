@@ -1,6 +1,7 @@
 #include "convert/gguf_llama_layout.h"
 
 #include <array>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -107,6 +108,27 @@ int64_t GgufRowForHfRow(int64_t hf_row, int64_t rows, int64_t heads) {
   const int64_t head = hf_row / head_dim;
   const int64_t within = hf_row % head_dim;  // = s*half + i
   return head * head_dim + 2 * (within % half) + within / half;
+}
+
+std::vector<float> Llama3RopeFactors(const Llama3RopeScaling& s, int64_t head_dim) {
+  const float base = static_cast<float>(s.theta);
+  const double low_freq_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const double high_freq_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  std::vector<float> factors;
+  for (int64_t i = 0; i < head_dim; i += 2) {
+    const float freq = 1.0f / std::pow(base, static_cast<float>(i) / static_cast<float>(head_dim));
+    const float wavelen = static_cast<float>(2 * M_PI) / freq;
+    if (wavelen < high_freq_wavelen) {
+      factors.push_back(1.0f);
+    } else if (wavelen > low_freq_wavelen) {
+      factors.push_back(static_cast<float>(s.factor));
+    } else {
+      const float smooth = static_cast<float>((s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                                              (s.high_freq_factor - s.low_freq_factor));
+      factors.push_back(1.0f / ((1.0f - smooth) / static_cast<float>(s.factor) + smooth));
+    }
+  }
+  return factors;
 }
 
 uint32_t LlamaFileTypeFor(GgmlType type) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "numeric/ggml_blocks.h"
 
@@ -42,6 +43,18 @@ std::optional<std::pair<int64_t, int>> ParseGgufExpertName(std::string_view gguf
 int64_t HfRowForGgufRow(int64_t gguf_row, int64_t rows, int64_t heads);
 // The inverse: the GGUF row that holds HF row `hf_row`.
 int64_t GgufRowForHfRow(int64_t hf_row, int64_t rows, int64_t heads);
+
+// Llama 3.1's rope scaling (rope_type "llama3"): llama.cpp's converter stores per-frequency factors as the F32
+// tensor rope_freqs.weight {head_dim/2} (conversion/llama.py LlamaModel.generate_extra_tensors); computed here in F32
+// as torch does there, the Python's arithmetic line by line.
+struct Llama3RopeScaling {
+  double theta = 500000.0;
+  double factor = 8.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  double original_max_position_embeddings = 8192.0;
+};
+std::vector<float> Llama3RopeFactors(const Llama3RopeScaling& scaling, int64_t head_dim);
 
 // llama_ftype (include/llama.h; gguf-py LlamaFileType) for a file whose linears are mostly `type`:
 // F32 -> 0 (ALL_F32), F16 -> 1, Q4_0 -> 2, Q8_0 -> 7, BF16 -> 32.

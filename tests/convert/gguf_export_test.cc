@@ -650,8 +650,18 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   EXPECT_GT(scaled, 0);
   EXPECT_GT(kept, 0);
   EXPECT_GT(smoothed, 0);
+  // Import recognises Meta's parameter set and writes it back as rope_scaling; other factors are refused.
   fs::create_directories(scratch / "back");
-  ExpectError([&] { ImportGgufCheckpoint(scratch / "r.gguf", scratch / "back", 1); }, "rope_freqs.weight");
+  const GgufImportResult back = ImportGgufCheckpoint(scratch / "r.gguf", scratch / "back", 1);
+  EXPECT_EQ(back.config["rope_scaling"]["rope_type"], "llama3");
+  EXPECT_EQ(back.config["rope_scaling"]["factor"], 8.0);
+  EXPECT_EQ(back.config["rope_scaling"]["original_max_position_embeddings"], 8192);
+  EXPECT_EQ(Checkpoint::Open(scratch / "back").Find("rope_freqs.weight"), nullptr);
+  config["rope_scaling"]["high_freq_factor"] = 3.0;
+  std::ofstream(scratch / "m" / "config.json") << config.dump(2);
+  Convert(Options(scratch / "m", scratch / "r3.gguf", "F32"));
+  fs::create_directories(scratch / "back3");
+  ExpectError([&] { ImportGgufCheckpoint(scratch / "r3.gguf", scratch / "back3", 1); }, "rope_freqs.weight");
 }
 
 // An untied model (its own lm_head): output.weight is written; in a Q4_0 file it is Q8_0 (llama-quantize: Q6_K)
