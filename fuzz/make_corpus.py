@@ -108,8 +108,105 @@ def token_seeds():
     put(t, "junk", "\x00" + "1 2x 3\n")
 
 
+# --- GGUF (ggml docs/gguf.md; an encoder independent of octet's GgufWriter, which tests/io cross-checks) ---
+
+GGUF_TYPES = {"u8": (0, "<B"), "i8": (1, "<b"), "u16": (2, "<H"), "i16": (3, "<h"), "u32": (4, "<I"), "i32": (5, "<i"),
+              "f32": (6, "<f"), "bool": (7, "<B"), "str": (8, None), "arr": (9, None), "u64": (10, "<Q"),
+              "i64": (11, "<q"), "f64": (12, "<d")}
+
+
+def gguf_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_value(kind, value):
+    if kind == "str":
+        return gguf_str(value)
+    if isinstance(kind, tuple):  # ("arr", element kind)
+        elem = kind[1]
+        elem_id = GGUF_TYPES["arr" if isinstance(elem, tuple) else elem][0]
+        return struct.pack("<IQ", elem_id, len(value)) + b"".join(gguf_value(elem, v) for v in value)
+    return struct.pack(GGUF_TYPES[kind][1], value)
+
+
+def gguf(kvs, tensors, alignment=32, version=3, pad_data=True):
+    """kvs: [(key, kind, value)]; tensors: [(name, ne, type, data bytes)], packed in order."""
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kvs))
+    for key, kind, value in kvs:
+        type_id = GGUF_TYPES["arr"][0] if isinstance(kind, tuple) else GGUF_TYPES[kind][0]
+        out += gguf_str(key) + struct.pack("<I", type_id) + gguf_value(kind, value)
+    offset, data = 0, b""
+    for name, ne, ggml_type, payload in tensors:
+        out += gguf_str(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<q", d) for d in ne)
+        out += struct.pack("<IQ", ggml_type, offset)
+        padded = payload + b"\0" * (-len(payload) % alignment)
+        data += padded
+        offset += len(padded)
+    out += b"\0" * (-len(out) % alignment)
+    return out + (data if pad_data else data.rstrip(b"\0"))
+
+
+def gguf_seeds():
+    t = "gguf_reader_fuzzer"
+    q8 = struct.pack("<e", 0.5) + bytes(range(32))                       # one Q8_0 block, d = 0.5
+    q4 = struct.pack("<e", -1.0) + bytes([0x0F, 0xF0] * 8)                # one Q4_0 block
+    f32 = struct.pack("<4f", 1.0, -2.0, 0.5, 3.0)
+    meta = [("general.architecture", "str", "llama"), ("llama.block_count", "u32", 1),
+            ("llama.rope.freq_base", "f32", 10000.0), ("general.flag", "bool", 1), ("general.i64", "i64", -5),
+            ("general.f64", "f64", 0.25), ("general.u8s", ("arr", "u8"), [1, 2, 3]),
+            ("general.nested", ("arr", ("arr", "i32")), [[1, 2], [3]])]
+    tensors = [("blk.0.attn_q.weight", [32, 2], 8, q8 + q8), ("blk.0.attn_k.weight", [32], 2, q4),
+               ("output_norm.weight", [4], 0, f32), ("token_embd.weight", [2, 2], 1, struct.pack("<4e", 1, 2, 3, 4))]
+    valid = gguf(meta, tensors)
+    put(t, "valid_mixed", valid)
+    put(t, "valid_v2", gguf(meta[:2], tensors[2:3], version=2))
+    put(t, "valid_align64", gguf([("general.alignment", "u32", 64)] + meta[:1], tensors[:2], alignment=64))
+    put(t, "valid_metadata_only", gguf(meta, []))
+    put(t, "valid_unpadded_tail", gguf(meta[:1], tensors[2:3], pad_data=False))
+    put(t, "valid_q4k", gguf(meta[:1], [("k", [256], 12, b"\0" * 144)]))
+    # tokenizer.ggml.* vocabularies (tiny): SentencePiece-style and byte-level BPE.
+    spm_tokens = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)] + ["\u2581", "\u2581t", "h", "e",
+                                                                                   "\u2581th", "\u2581the", "t"]
+    spm = [("tokenizer.ggml.model", "str", "llama"), ("tokenizer.ggml.tokens", ("arr", "str"), spm_tokens),
+           ("tokenizer.ggml.scores", ("arr", "f32"), [0.0] * 259 + [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0]),
+           ("tokenizer.ggml.token_type", ("arr", "i32"), [2, 3, 3] + [6] * 256 + [1] * 7),
+           ("tokenizer.ggml.bos_token_id", "u32", 1), ("tokenizer.ggml.eos_token_id", "u32", 2)]
+    put(t, "vocab_llama", gguf(spm, []))
+    bpe_tokens = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["\u0120", "\u0120t", "th", "\u0120th", "<|eot_id|>"]
+    bpe = [("tokenizer.ggml.model", "str", "gpt2"), ("tokenizer.ggml.pre", "str", "llama-bpe"),
+           ("tokenizer.ggml.tokens", ("arr", "str"), bpe_tokens),
+           ("tokenizer.ggml.token_type", ("arr", "i32"), [1] * 30 + [3]),
+           ("tokenizer.ggml.merges", ("arr", "str"), ["\u0120 t", "t h", "\u0120t h"]),
+           ("tokenizer.ggml.bos_token_id", "u32", 30), ("tokenizer.ggml.eos_token_id", "u32", 30)]
+    put(t, "vocab_gpt2", gguf(bpe, []))
+    # Near-valid: each breaks one rule.
+    put(t, "truncated_data", valid[:-40])
+    put(t, "truncated_header", valid[:60])
+    put(t, "bad_magic", b"GGUG" + valid[4:])
+    put(t, "bad_version", valid[:4] + struct.pack("<I", 4) + valid[8:])
+    put(t, "huge_tensor_count", valid[:8] + struct.pack("<Q", 2**62) + valid[16:])
+    put(t, "huge_kv_count", valid[:16] + struct.pack("<Q", 2**40) + valid[24:])
+    put(t, "huge_string", b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**50) + b"k" * 16)
+    bad_offset = bytearray(gguf(meta[:1], [("a", [4], 0, f32), ("b", [4], 0, f32)]))
+    at = bytes(bad_offset).rfind(struct.pack("<IQ", 0, 32))
+    bad_offset[at + 4:at + 12] = struct.pack("<Q", 4)
+    put(t, "misaligned_offset", bytes(bad_offset))
+    bad_offset[at + 4:at + 12] = struct.pack("<Q", 0)
+    put(t, "overlapping_tensors", bytes(bad_offset))
+    bad_offset[at + 4:at + 12] = struct.pack("<Q", 2**63)
+    put(t, "offset_out_of_range", bytes(bad_offset))
+    put(t, "unknown_type", gguf(meta[:1], [("a", [4], 77, f32)]))
+    put(t, "bad_block_multiple", gguf(meta[:1], [("a", [33], 8, q8 * 2)]))
+    put(t, "duplicate_key", gguf(meta[:1] + meta[:1], []))
+    put(t, "duplicate_tensor", gguf([], [("a", [4], 0, f32), ("a", [4], 0, f32)]))
+    put(t, "bad_bool", gguf([("b", "u8", 2)], []).replace(struct.pack("<I", 0) + b"\x02", struct.pack("<I", 7) + b"\x02"))
+    put(t, "vocab_bad_pre", gguf([bpe[0], ("tokenizer.ggml.pre", "str", "default")] + bpe[2:], []))
+
+
 if __name__ == "__main__":
     st_seeds()
     index_seeds()
     config_seeds()
     token_seeds()
+    gguf_seeds()

@@ -76,6 +76,9 @@ void AddConvertCommand(CLI::App& app) {
                   "max_position_embeddings, at most 512); token-id lines are cut to L (default: whole)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--calib-method", args->calib_method, "Calibration: max | percentile:P | mse");
+  cmd->add_option("--format", args->options.format,
+                  "Output format: gguf (one llama.cpp file; schemes Q4_0, Q8_0, F16, BF16, F32) or safetensors "
+                  "(default: gguf when OUT ends in .gguf)");
   cmd->add_flag("--quiet", args->options.quiet, "No progress or summary");
   cmd->add_flag("--overwrite", args->options.overwrite, "Replace OUT if it exists");
   cmd->callback([args] {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "convert/conversion_plan.h"
+#include "convert/gguf_convert.h"
 #include "convert/progress.h"
 #include "convert/quantization_config.h"
 #include "io/output_directory.h"
@@ -640,6 +641,7 @@ void PrintSummary(FILE* log, const ConvertOptions& options, const ConversionPlan
 }  // namespace
 
 ConvertSummary Convert(const ConvertOptions& options) {
+  if (std::optional<ConvertSummary> gguf = ConvertGgufIfRequested(options)) return std::move(*gguf);
   const auto start = std::chrono::steady_clock::now();
   const QuantScheme scheme = ResolveScheme(options.scheme, options.overrides);
   const Checkpoint checkpoint = Checkpoint::Open(options.model);

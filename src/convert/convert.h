@@ -46,6 +46,8 @@ struct ConvertOptions {
   std::filesystem::path model;
   std::filesystem::path output;
   std::string scheme = "fp8";
+  // --format: "gguf", "safetensors", or "" (a .gguf output path means GGUF); see convert/gguf_convert.h.
+  std::string format;
   SchemeOverrides overrides;
   std::vector<std::string> ignore_globs;
   std::vector<std::string> keep_rules;  // --keep GLOB=FORMAT (quant/precision_rule.h)

@@ -1,8 +1,10 @@
 #include "tokenizer/load_tokenizer.h"
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/llama2c_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
@@ -14,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class Format { kHfJson, kSentencePiece, kLlama2c, kUnknown };
+enum class Format { kHfJson, kSentencePiece, kGguf, kLlama2c, kUnknown };
 
 Format FormatOf(const fs::path& file) {
   const std::string name = file.filename().string();
@@ -25,33 +27,35 @@ Format FormatOf(const fs::path& file) {
     return Format::kHfJson;
   }
   if (ext == ".model") return Format::kSentencePiece;
+  if (ext == ".gguf") return Format::kGguf;
   if (ext == ".bin" && (name == "tokenizer.bin" || name.rfind("tok", 0) == 0)) return Format::kLlama2c;
   return Format::kUnknown;
 }
 
-// The tokenizer file in `dir`, in order of preference, or empty.
-fs::path FindTokenizerFile(const fs::path& dir) {
-  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin"}) {
-    if (fs::is_regular_file(dir / name)) return dir / name;
-  }
-  std::vector<fs::path> llama2c;
+// The files in `dir` whose name starts with `prefix` and ends with `extension`, sorted.
+std::vector<fs::path> FilesLike(const fs::path& dir, std::string_view prefix, std::string_view extension) {
+  std::vector<fs::path> found;
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.rfind("tok", 0) == 0 && entry.path().extension() == ".bin") {
-      llama2c.push_back(entry.path());
+    if (entry.is_regular_file() && name.rfind(prefix, 0) == 0 && entry.path().extension() == extension) {
+      found.push_back(entry.path());
     }
   }
-  std::sort(llama2c.begin(), llama2c.end());
-  return llama2c.empty() ? fs::path() : llama2c.front();
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
-bool HasGguf(const fs::path& dir) {
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
-    if (entry.path().extension() == ".gguf") return true;
+// The tokenizer file in `dir`, in order of preference, or empty: tokenizer.json, tokenizer.model, the vocabulary
+// of a .gguf model file (first by name), tokenizer.bin, tok*.bin.
+fs::path FindTokenizerFile(const fs::path& dir) {
+  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
+    if (fs::is_regular_file(dir / name)) return dir / name;
   }
-  return false;
+  if (const std::vector<fs::path> gguf = FilesLike(dir, "", ".gguf"); !gguf.empty()) return gguf.front();
+  if (fs::is_regular_file(dir / "tokenizer.bin")) return dir / "tokenizer.bin";
+  const std::vector<fs::path> llama2c = FilesLike(dir, "tok", ".bin");
+  return llama2c.empty() ? fs::path() : llama2c.front();
 }
 
 }  // namespace
@@ -66,9 +70,8 @@ std::unique_ptr<const Tokenizer> LoadTokenizer(const fs::path& path) {
   }
   if (file.empty()) file = FindTokenizerFile(dir);
   if (file.empty()) {
-    // TODO(issue #5): GGUF vocabularies (tokenizer.ggml.tokens / merges) once octet has a GGUF reader.
-    Fail("{}: no tokenizer found (looked for tokenizer.json, tokenizer.model, tokenizer.bin, tok*.bin){}", dir.string(),
-         HasGguf(dir) ? "; reading the vocabulary from a .gguf file is not supported yet" : "");
+    Fail("{}: no tokenizer found (looked for tokenizer.json, tokenizer.model, *.gguf, tokenizer.bin, tok*.bin)",
+         dir.string());
   }
   const TokenizerConfig config = ReadTokenizerConfig(dir);
   switch (FormatOf(file)) {
@@ -76,6 +79,8 @@ std::unique_ptr<const Tokenizer> LoadTokenizer(const fs::path& path) {
       return HfTokenizer::Load(file, config);
     case Format::kSentencePiece:
       return LoadSentencePieceTokenizer(file, config);
+    case Format::kGguf:
+      return GgufTokenizer::Load(file, config);
     case Format::kLlama2c:
       return Llama2cTokenizer::Load(file, config);
     case Format::kUnknown:

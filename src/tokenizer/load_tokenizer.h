@@ -13,8 +13,9 @@
 
 namespace octet {
 
-// `path` is a model directory, a file inside one (e.g. model.safetensors), or a tokenizer file itself. In a
-// directory, the first present of tokenizer.json, tokenizer.model, tokenizer.bin, tok*.bin is used; BOS/EOS come
+// `path` is a model directory, a file inside one (e.g. model.safetensors), or a tokenizer file itself (a .gguf
+// model file counts: its tokenizer.ggml.* vocabulary, see tokenizer/gguf_tokenizer.h). In a directory, the first
+// present of tokenizer.json, tokenizer.model, *.gguf, tokenizer.bin, tok*.bin is used; BOS/EOS come
 // from tokenizer_config.json / config.json / special_tokens_map.json beside it, else from the tokenizer file.
 // Throws octet::Error listing what was looked for when there is none, or naming the file if it is malformed.
 std::unique_ptr<const Tokenizer> LoadTokenizer(const std::filesystem::path& path);

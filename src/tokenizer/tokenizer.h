@@ -2,6 +2,7 @@
 // format from a model directory):
 //   - Hugging Face tokenizer.json BPE, SentencePiece-style (Llama-2, Mistral) and byte-level (GPT-2, Llama-3, Qwen)
 //   - SentencePiece tokenizer.model (when built with libsentencepiece)
+//   - the tokenizer.ggml.* vocabulary of a GGUF file (llama.cpp's "llama" and "gpt2" models)
 //   - llama2.c tokenizer.bin
 // Encoding follows the reference implementation of each format exactly (tests/tokenizer checks ids against
 // tokenizers.js and llama2.c's run.c). Decoding is byte-exact too, except that malformed UTF-8 in the output

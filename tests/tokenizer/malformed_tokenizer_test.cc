@@ -122,9 +122,10 @@ TEST(MalformedTokenizerTest, TruncatedLlama2cFile) {
 TEST(MalformedTokenizerTest, NothingToLoadListsWhatWasLookedFor) {
   ScratchDir dir;
   EXPECT_THAT(LoadError(dir.path()), AllOf(HasSubstr("no tokenizer found"), HasSubstr("tokenizer.json"),
-                                           HasSubstr("tokenizer.model"), HasSubstr("tok*.bin")));
+                                           HasSubstr("tokenizer.model"), HasSubstr("*.gguf"), HasSubstr("tok*.bin")));
+  // A .gguf is now a tokenizer source: a broken one is an error naming it.
   Write(dir / "model.gguf", "GGUF");
-  EXPECT_THAT(LoadError(dir.path()), HasSubstr(".gguf file is not supported yet"));
+  EXPECT_THAT(LoadError(dir.path()), AllOf(HasSubstr("model.gguf"), HasSubstr("truncated")));
   EXPECT_THAT(LoadError(dir / "missing"), HasSubstr("no such file"));
 }
 

@@ -1,0 +1,269 @@
+// GGUF vocabularies (tokenizer.ggml.*), written with octet's GgufWriter the way llama.cpp's convert_hf_to_gguf.py
+// would, must tokenize like the tokenizers they came from: aidreams260K's SentencePiece vocabulary (from
+// tok512.bin: pieces, scores, token types) against tokenizers.js's reference vectors and the sample text ids, and
+// the byte-level test tokenizers (GPT-2, Llama-3, Qwen2 flavours) against theirs.
+#include "tokenizer/gguf_tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "io/gguf_writer.h"
+#include "test_util.h"
+#include "tokenizer/load_tokenizer.h"
+#include "tokenizer_test_util.h"
+#include "util/error.h"
+
+namespace octet {
+namespace {
+
+using testing::ParseIdLine;
+using testing::ReadFileText;
+using testing::ReadLines;
+using testing::ReadReferenceCases;
+using testing::ScratchDir;
+using testing::TokenizerDataDir;
+
+constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kByte = 6;
+
+void WriteVocabGguf(const std::filesystem::path& path, std::vector<GgufKeyValue> metadata) {
+  metadata.insert(metadata.begin(), {"general.architecture", GgufValue::String("llama")});
+  WriteGguf(path, std::move(metadata), {}, {});
+}
+
+// The GGUF that convert_hf_to_gguf.py's _create_vocab_sentencepiece writes for aidreams260K, rebuilt from the
+// llama2.c export tok512.bin (which spells "▁" as " " and BOS/EOS as "\n<s>\n" / "\n</s>\n").
+std::vector<GgufKeyValue> AidreamsVocabulary(const std::filesystem::path& tok512) {
+  const std::string bytes = ReadFileText(tok512);
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (size_t pos = 4; pos < bytes.size();) {
+    float score;
+    int32_t length;
+    std::memcpy(&score, bytes.data() + pos, 4);
+    std::memcpy(&length, bytes.data() + pos + 4, 4);
+    std::string piece = bytes.substr(pos + 8, static_cast<size_t>(length));
+    pos += 8 + static_cast<size_t>(length);
+    const int32_t id = static_cast<int32_t>(tokens.size());
+    int32_t type = kNormal;
+    if (id == 0) {
+      type = kUnknown;
+    } else if (id == 1 || id == 2) {
+      piece = id == 1 ? "<s>" : "</s>";
+      type = kControl;
+    } else if (piece.size() == 6 && piece.rfind("<0x", 0) == 0) {
+      type = kByte;
+    } else {
+      for (size_t at; (at = piece.find(' ')) != std::string::npos;) piece.replace(at, 1, "\xE2\x96\x81");
+    }
+    tokens.push_back(piece);
+    scores.push_back(score);
+    types.push_back(type);
+  }
+  return {
+      {"tokenizer.ggml.model", GgufValue::String("llama")},
+      {"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)},
+      {"tokenizer.ggml.scores", GgufValue::Float32Array(scores)},
+      {"tokenizer.ggml.token_type", GgufValue::Int32Array(types)},
+      {"tokenizer.ggml.bos_token_id", GgufValue::Uint32(1)},
+      {"tokenizer.ggml.eos_token_id", GgufValue::Uint32(2)},
+      {"tokenizer.ggml.unknown_token_id", GgufValue::Uint32(0)},
+      {"tokenizer.ggml.add_bos_token", GgufValue::Bool(true)},
+      {"tokenizer.ggml.add_eos_token", GgufValue::Bool(false)},
+  };
+}
+
+TEST(GgufTokenizerTest, AidreamsVocabularyMatchesTokenizersJsAndTok512) {
+  OCTET_REQUIRE_SHARED_MODEL(dir, "aidreams260K");
+  ScratchDir scratch;
+  const auto path = scratch / "aidreams.gguf";
+  WriteVocabGguf(path, AidreamsVocabulary(dir / "tok512.bin"));
+  const auto gguf = LoadTokenizer(path);
+  const auto tok512 = LoadTokenizer(dir / "tok512.bin");
+  EXPECT_NE(gguf->description().find("GGUF"), std::string::npos) << gguf->description();
+  EXPECT_EQ(gguf->vocab_size(), 512);
+  EXPECT_EQ(gguf->bos_id(), 1);
+  EXPECT_EQ(gguf->eos_id(), 2);
+  EXPECT_EQ(gguf->Encode("", true), std::vector<int32_t>{1});
+  EXPECT_TRUE(gguf->Encode("", false).empty());
+
+  const auto cases = ReadReferenceCases("aidreams260K");
+  ASSERT_GE(cases.size(), 300u);
+  int compared_with_tok512 = 0;
+  for (const auto& c : cases) {
+    // Special text ("<s>", "<unk>") is matched as the special token, as transformers and llama.cpp
+    // (parse_special) do, so every case must equal tokenizers.js.
+    EXPECT_EQ(gguf->Encode(c.text, true), c.ids) << "text: " << c.text;
+    EXPECT_EQ(gguf->Encode(c.text, false), c.ids_no_special) << "text: " << c.text;
+    EXPECT_EQ(gguf->Decode(c.ids), c.decoded) << "text: " << c.text;
+    if (c.text.find("<s>") == std::string::npos && c.text.find("</s>") == std::string::npos &&
+        c.text.find("<unk>") == std::string::npos) {
+      EXPECT_EQ(gguf->Encode(c.text, true), tok512->Encode(c.text, true)) << "text: " << c.text;
+      ++compared_with_tok512;
+    }
+  }
+  EXPECT_GE(compared_with_tok512, 300);
+
+  const std::vector<std::string> texts = ReadLines(dir / "sample_text.txt");
+  const std::vector<std::string> ids = ReadLines(dir / "sample_text_ids.txt");
+  ASSERT_EQ(texts.size(), ids.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(gguf->Encode(texts[i], true), ParseIdLine(ids[i])) << "line " << i + 1;
+    EXPECT_EQ(gguf->Decode(ParseIdLine(ids[i])), texts[i]) << "line " << i + 1;
+  }
+}
+
+TEST(GgufTokenizerTest, DirectoryLookupOrder) {
+  OCTET_REQUIRE_SHARED_MODEL(dir, "aidreams260K");
+  ScratchDir scratch;
+  WriteVocabGguf(scratch / "model.gguf", AidreamsVocabulary(dir / "tok512.bin"));
+  // A llama2.c tokenizer.bin beside the GGUF loses to it; tokenizer.json wins over both.
+  std::filesystem::copy_file(dir / "tok512.bin", scratch / "tokenizer.bin");
+  EXPECT_NE(LoadTokenizer(scratch.path())->description().find("model.gguf"), std::string::npos);
+  EXPECT_NE(LoadTokenizer(scratch / "model.gguf")->description().find("GGUF"), std::string::npos);
+  std::filesystem::copy_file(dir / "tokenizer.json", scratch / "tokenizer.json");
+  EXPECT_NE(LoadTokenizer(scratch.path())->description().find("tokenizer.json"), std::string::npos);
+}
+
+// A GGUF carrying a tokenizer.json's byte-level BPE the way convert_hf_to_gguf.py's _set_vocab_gpt2 writes it:
+// tokens by id, token_type (added special -> control, added non-special -> user-defined), merges as "a b".
+std::vector<GgufKeyValue> ByteLevelVocabulary(const std::string& name, const std::string& pre) {
+  const nlohmann::json root = nlohmann::json::parse(ReadFileText(TokenizerDataDir() / (name + ".json")));
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+  auto put = [&](int32_t id, const std::string& text, int32_t type) {
+    if (static_cast<size_t>(id) >= tokens.size()) {
+      tokens.resize(id + 1);
+      types.resize(id + 1, kNormal);
+    }
+    tokens[id] = text;
+    types[id] = type;
+  };
+  for (const auto& [text, id] : root["model"]["vocab"].items()) put(id.get<int32_t>(), text, kNormal);
+  int32_t bos = -1, eos = -1;
+  for (const auto& added : root["added_tokens"]) {
+    const bool special = added["special"].get<bool>();
+    const std::string content = added["content"].get<std::string>();
+    put(added["id"].get<int32_t>(), content, special ? kControl : kUserDefined);
+    if (content == "<|begin_of_text|>") bos = added["id"].get<int32_t>();
+    if (content == "<|endoftext|>" || content == "<|end_of_text|>") eos = added["id"].get<int32_t>();
+  }
+  std::vector<std::string> merges;
+  for (const auto& merge : root["model"]["merges"]) {
+    merges.push_back(merge.is_string() ? merge.get<std::string>()
+                                       : merge[0].get<std::string>() + " " + merge[1].get<std::string>());
+  }
+  std::vector<GgufKeyValue> metadata = {
+      {"tokenizer.ggml.model", GgufValue::String("gpt2")},
+      {"tokenizer.ggml.pre", GgufValue::String(pre)},
+      {"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)},
+      {"tokenizer.ggml.token_type", GgufValue::Int32Array(types)},
+      {"tokenizer.ggml.merges", GgufValue::StringArray(merges)},
+  };
+  if (bos >= 0) metadata.push_back({"tokenizer.ggml.bos_token_id", GgufValue::Uint32(bos)});
+  if (eos >= 0) metadata.push_back({"tokenizer.ggml.eos_token_id", GgufValue::Uint32(eos)});
+  return metadata;
+}
+
+struct ByteLevelCase {
+  std::string name;
+  std::string pre;
+};
+
+class GgufByteLevelTest : public ::testing::TestWithParam<ByteLevelCase> {};
+
+TEST_P(GgufByteLevelTest, MatchesTokenizersJs) {
+  ScratchDir scratch;
+  const auto path = scratch / (GetParam().name + ".gguf");
+  WriteVocabGguf(path, ByteLevelVocabulary(GetParam().name, GetParam().pre));
+  const auto gguf = LoadTokenizer(path);
+  const auto json = LoadTokenizer(TokenizerDataDir() / (GetParam().name + ".json"));
+  EXPECT_NE(gguf->description().find("byte-level"), std::string::npos) << gguf->description();
+  EXPECT_EQ(gguf->vocab_size(), json->vocab_size());
+  EXPECT_EQ(gguf->bos_id(), json->bos_id());
+  int compared = 0;
+  for (const auto& c : ReadReferenceCases(GetParam().name)) {
+    if (!c.nfc_inert) continue;  // Qwen2 normalizes with NFC; llama.cpp does not, transformers does
+    EXPECT_EQ(gguf->Encode(c.text, true), c.ids) << "text: " << c.text;
+    EXPECT_EQ(gguf->Encode(c.text, false), c.ids_no_special) << "text: " << c.text;
+    EXPECT_EQ(gguf->Decode(c.ids), json->Decode(c.ids)) << "text: " << c.text;
+    ++compared;
+  }
+  EXPECT_GE(compared, 260);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavours, GgufByteLevelTest,
+                         ::testing::Values(ByteLevelCase{"bytelevel_gpt2", "gpt-2"},
+                                           ByteLevelCase{"bytelevel_llama3", "llama-bpe"},
+                                           ByteLevelCase{"bytelevel_qwen2", "qwen2"}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(GgufTokenizerTest, SpecialTextAndTokenTypes) {
+  ScratchDir scratch;
+  const auto path = scratch / "llama3.gguf";
+  WriteVocabGguf(path, ByteLevelVocabulary("bytelevel_llama3", "llama-bpe"));
+  const auto t = LoadTokenizer(path);
+  const int32_t begin = t->TokenToId("<|begin_of_text|>").value();
+  const int32_t eot = t->TokenToId("<|eot_id|>").value();
+  const int32_t dreamer = t->TokenToId("dreamer").value();
+  EXPECT_EQ(t->bos_id(), begin);
+  EXPECT_TRUE(t->IsStop(eot));  // found by its text, as llama.cpp does when no eot id is given
+  const std::vector<int32_t> ids = t->Encode("hi<|eot_id|>dreamer", true);
+  ASSERT_GE(ids.size(), 4u);
+  EXPECT_EQ(ids.front(), begin);
+  EXPECT_EQ(ids[ids.size() - 2], eot);
+  EXPECT_EQ(ids.back(), dreamer);
+  EXPECT_EQ(std::vector<int32_t>(ids.begin() + 1, ids.end() - 2), t->Encode("hi", false));
+  EXPECT_EQ(t->Decode(ids), "hidreamer");  // control tokens decode to nothing, user-defined to their text
+}
+
+TEST(GgufTokenizerTest, RefusesWhatItDoesNotImplementClearly) {
+  ScratchDir scratch;
+  auto expect_error = [&](std::vector<GgufKeyValue> metadata, const std::string& part) {
+    const auto path = scratch / "bad.gguf";
+    WriteVocabGguf(path, std::move(metadata));
+    try {
+      LoadTokenizer(path);
+      ADD_FAILURE() << "no error; expected '" << part << "'";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("bad.gguf"), std::string::npos) << message;
+      EXPECT_NE(message.find(part), std::string::npos) << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+    std::filesystem::remove(path);
+  };
+  const GgufKeyValue tokens{"tokenizer.ggml.tokens", GgufValue::StringArray({"a", "b", "ab"})};
+  expect_error({tokens}, "metadata key 'tokenizer.ggml.model' is missing");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("bert")}, tokens}, "'bert' is not supported");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("gpt2")}, tokens}, "'default' pre-tokenizer");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("gpt2")},
+                {"tokenizer.ggml.pre", GgufValue::String("deepseek-llm")},
+                tokens},
+               "'deepseek-llm' is not supported");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("gpt2")},
+                {"tokenizer.ggml.pre", GgufValue::String("gpt-2")},
+                tokens},
+               "'tokenizer.ggml.merges' is missing");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("llama")},
+                {"tokenizer.ggml.tokens", GgufValue::Int32Array({1, 2})}},
+               "array of i32, expected strings");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("llama")},
+                {"tokenizer.ggml.tokens", GgufValue::StringArray({"a", "b", "a"})}},
+               "duplicate token 'a'");
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("llama")},
+                tokens,
+                {"tokenizer.ggml.scores", GgufValue::Float32Array({0, 1})}},
+               "2 entries for 3 tokens");
+  // The default BOS id 1 is outside a one-token vocabulary.
+  expect_error({{"tokenizer.ggml.model", GgufValue::String("llama")},
+                {"tokenizer.ggml.tokens", GgufValue::StringArray({"<unk>"})}},
+               "add_bos_token is true, but tokenizer.ggml.bos_token_id is not set");
+}
+
+}  // namespace
+}  // namespace octet
