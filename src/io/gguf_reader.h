@@ -16,7 +16,7 @@
 //   - value types known; bools 0 or 1; keys non-empty and unique;
 //   - `general.alignment`, when present, a u32 power of two no larger than 1 MiB (ggml's GGUF_MAX_ALIGNMENT);
 //     default 32;
-//   - tensor names non-empty, < 64 bytes (GGML_MAX_NAME), unique; 1..4 dims, each > 0, element count and byte
+//   - tensor names < 64 bytes (GGML_MAX_NAME) and unique; 1..4 dims, each > 0, element count and byte
 //     size without overflow; ggml type known; ne[0] a multiple of the type's block size;
 //   - offsets multiples of the alignment; every tensor's bytes inside the file; no two tensors overlap. (ggml's
 //     loader additionally demands that tensors be packed in info order; octet accepts any non-overlapping

@@ -17,6 +17,8 @@
 #include "tokenizer_test_util.h"
 #include "util/error.h"
 
+#include <fmt/format.h>
+
 namespace octet {
 namespace {
 
@@ -115,6 +117,57 @@ TEST(GgufTokenizerTest, AidreamsVocabularyMatchesTokenizersJsAndTok512) {
     EXPECT_EQ(gguf->Encode(texts[i], true), ParseIdLine(ids[i])) << "line " << i + 1;
     EXPECT_EQ(gguf->Decode(ParseIdLine(ids[i])), texts[i]) << "line " << i + 1;
   }
+}
+
+// A hand-made SentencePiece-style vocabulary (no shared model needed): merges by score, leftmost among equals,
+// byte fallback for characters outside the vocabulary, the dummy-prefix space, i32 scores.
+TEST(GgufTokenizerTest, SentencePieceMergesByScoreByHand) {
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {kUnknown, kControl, kControl};
+  for (int b = 0; b < 256; ++b) {
+    tokens.push_back(fmt::format("<0x{:02X}>", b));
+    types.push_back(kByte);
+  }
+  const int32_t first = static_cast<int32_t>(tokens.size());  // 259
+  for (const char* piece : {"\xE2\x96\x81", "\xE2\x96\x81t", "h", "e", "\xE2\x96\x81th", "\xE2\x96\x81the", "t", "a",
+                            "b", "c", "ab", "bc"}) {
+    tokens.push_back(piece);
+    types.push_back(kNormal);
+  }
+  // Scores: "bc" (0) beats "ab" (-1); the rest descending.
+  std::vector<int32_t> scores(tokens.size(), 0);
+  for (int32_t i = first; i < static_cast<int32_t>(tokens.size()); ++i) scores[i] = first - i;
+  scores[first + 10] = -1;  // ab
+  scores[first + 11] = 0;   // bc
+  const int32_t space = first, space_t = first + 1, h = first + 2, e = first + 3, space_the = first + 5,
+                t = first + 6, a = first + 7, bc = first + 11;
+  ScratchDir scratch;
+  auto write = [&](const std::filesystem::path& path, bool add_space_prefix) {
+    WriteVocabGguf(path, {{"tokenizer.ggml.model", GgufValue::String("llama")},
+                          {"tokenizer.ggml.tokens", GgufValue::StringArray(tokens)},
+                          {"tokenizer.ggml.scores", GgufValue::Int32Array(scores)},
+                          {"tokenizer.ggml.token_type", GgufValue::Int32Array(types)},
+                          {"tokenizer.ggml.add_space_prefix", GgufValue::Bool(add_space_prefix)}});
+  };
+  write(scratch / "spm.gguf", true);
+  write(scratch / "nospace.gguf", false);
+  const auto spm = LoadTokenizer(scratch / "spm.gguf");
+  EXPECT_EQ(spm->bos_id(), 1);  // llama.cpp's defaults for "llama": BOS 1, EOS 2, add BOS
+  EXPECT_EQ(spm->eos_id(), 2);
+  // " the": \u2581 t -> \u2581t, then \u2581th, then \u2581the.
+  EXPECT_EQ(spm->Encode("the", true), (std::vector<int32_t>{1, space_the}));
+  // "x" is not in the vocabulary: its byte token <0x78> (id 3 + 0x78).
+  EXPECT_EQ(spm->Encode("tex", false), (std::vector<int32_t>{space_t, e, 3 + 0x78}));
+  // "abc": bc (score 0) is merged before ab (score -1).
+  EXPECT_EQ(spm->Encode("abc", false), (std::vector<int32_t>{space, a, bc}));
+  // Two spaces: the prefix plus one, each its own token; decoding drops only the prefix.
+  EXPECT_EQ(spm->Encode(" h", false), (std::vector<int32_t>{space, space, h}));
+  EXPECT_EQ(spm->Decode(spm->Encode("the tex", true)), "the tex");
+  // A special token in the text, and the prefix again after it (llama.cpp: is_prev_special).
+  EXPECT_EQ(spm->Encode("t</s>t", false), (std::vector<int32_t>{space_t, 2, space_t}));
+  const auto nospace = LoadTokenizer(scratch / "nospace.gguf");
+  EXPECT_EQ(nospace->Encode("the", false), (std::vector<int32_t>{t, h, e}));
+  EXPECT_EQ(nospace->leading_spaces_to_strip(), 0);
 }
 
 TEST(GgufTokenizerTest, DirectoryLookupOrder) {
