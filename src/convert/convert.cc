@@ -106,6 +106,8 @@ float ScaleAt(const WeightMatrix& w, int64_t r, int64_t c) {
     case ScaleKind::kChannel: return w.scales[r];
     case ScaleKind::kBlock:
       return w.scales[(r / w.block_rows) * ((w.cols + w.block_cols - 1) / w.block_cols) + c / w.block_cols];
+    case ScaleKind::kGroup:
+      return w.scales[r * ((w.cols + w.group_size - 1) / w.group_size) + c / w.group_size];
   }
   return 1.0f;
 }

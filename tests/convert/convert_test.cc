@@ -69,9 +69,15 @@ void ExpectFp8WithinRounding(const Checkpoint& original, const Checkpoint& out, 
     const std::vector<float> scales = ToFloats(*scale_view);
     const std::vector<float> w = ToFloats(source);
     const int64_t rows = source.shape[0], cols = source.shape[1];
-    if (kind == WeightScale::kTensor) EXPECT_EQ(scale_view->shape, Shape{});
-    if (kind == WeightScale::kChannel) EXPECT_EQ(scale_view->shape, (Shape{rows, 1}));
-    if (kind == WeightScale::kBlock) EXPECT_EQ(scale_view->shape, (Shape{(rows + 127) / 128, (cols + 127) / 128}));
+    if (kind == WeightScale::kTensor) {
+      EXPECT_EQ(scale_view->shape, Shape{});
+    }
+    if (kind == WeightScale::kChannel) {
+      EXPECT_EQ(scale_view->shape, (Shape{rows, 1}));
+    }
+    if (kind == WeightScale::kBlock) {
+      EXPECT_EQ(scale_view->shape, (Shape{(rows + 127) / 128, (cols + 127) / 128}));
+    }
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) {
         const float s = kind == WeightScale::kTensor ? scales[0]

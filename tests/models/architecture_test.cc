@@ -56,8 +56,12 @@ TEST(ArchitectureTest, ExpectedShapesFollowGroupedQueryAttention) {
   const ModelShape shape = ParseModelShape(LlamaConfig(), "config.json");
   EXPECT_EQ(shape.head_dim, 8);
   for (const ExpectedTensor& t : arch.ExpectedTensors(shape)) {
-    if (t.name == "model.layers.0.self_attn.k_proj.weight") EXPECT_EQ(t.shape, (Shape{32, 64}));
-    if (t.name == "model.layers.0.self_attn.q_proj.weight") EXPECT_EQ(t.shape, (Shape{64, 64}));
+    if (t.name == "model.layers.0.self_attn.k_proj.weight") {
+      EXPECT_EQ(t.shape, (Shape{32, 64}));
+    }
+    if (t.name == "model.layers.0.self_attn.q_proj.weight") {
+      EXPECT_EQ(t.shape, (Shape{64, 64}));
+    }
     EXPECT_NE(t.name, "lm_head.weight") << "tied embeddings need no lm_head";
   }
 }
