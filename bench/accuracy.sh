@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Accuracy of every FP8 scheme on the small real model (README "Accuracy"): converts aidreams260K with each scheme,
+# Accuracy of every FP8 and INT4 scheme on the small real model (README "Accuracy"): converts aidreams260K with each scheme,
 # then evaluates it against the F32 original on sample_tokens.txt (perplexity, ΔPPL, KL divergence, top-1
 # agreement). Static activation scales are calibrated on sample_text_ids.txt, a different set of dreams, so the
 # evaluation data never calibrates itself.
@@ -15,7 +15,12 @@ trap 'rm -rf "$work"' EXIT
 
 row() {  # name, convert args...
   local name=$1; shift
-  "$build/octet" convert "$model" -o "$work/out" --overwrite --quiet "$@"
+  from "$model" "$name" "$@"
+}
+
+from() {  # source model, name, convert args... (evaluated against the F32 original either way)
+  local source=$1 name=$2; shift 2
+  "$build/octet" convert "$source" -o "$work/out" --overwrite --quiet "$@"
   "$build/octet" eval "$work/out" --data "$data" --reference "$model" --json |
     python3 -c 'import json,sys; m=json.load(sys.stdin); print("| %s | %.4f | %+.3f%% | %.5f | %.2f%% |" % (sys.argv[1], m["ppl"], m["delta_ppl_pct"], m["kld_mean"], 100*m["top1_agreement"]))' "$name"
 }
@@ -37,3 +42,18 @@ done
 row "fp8, per-tensor, static activations, calib max (F32 kept tensors)" --quantization fp8 --activations static --calib-data "$calib"
 row "fp8-e5m2, per-tensor, weight-only" --quantization fp8-e5m2
 row "e5m2_e5m2_f16 (no scale)" --quantization e5m2_e5m2_f16
+# INT4, groups of 32 (the 172-wide down_proj gets a shorter last group of 12); GPTQ / AWQ calibrate on the same
+# calibration text as the static activation scales above.
+row "int4 g32 symmetric, rtn (q4f32_1)" --quantization q4f32_1
+row "int4 g32 asymmetric, rtn" --quantization int4 --zero-point
+row "int4 g32 symmetric, gptq" --quantization int4 --method gptq --calib-data "$calib"
+row "int4 g32 asymmetric, gptq" --quantization int4 --zero-point --method gptq --calib-data "$calib"
+row "int4 g32 symmetric, awq" --quantization int4 --method awq --calib-data "$calib"
+row "int4 g32 asymmetric, awq" --quantization int4 --zero-point --method awq --calib-data "$calib"
+row "int4 g128 asymmetric, gptq" --quantization int4 --group-size 128 --zero-point --method gptq --calib-data "$calib"
+# Mixed precision: bits per weight count BF16 scales, so the BF16 model is the source (F32 scales cost twice).
+bf16=$shared/models/aidreams260K-bf16
+for bits in 4.5 5 6; do
+  from "$bf16" "auto-mix $bits (bf16 source, int4 asymmetric gptq + fp8 + bf16)" --quantization int4 --zero-point \
+    --method gptq --auto-mix "$bits" --calib-data "$calib"
+done

@@ -637,6 +637,14 @@ void PrintSummary(FILE* log, const ConvertOptions& options, const ConversionPlan
   if (!summary.skipped_files.empty()) {
     fmt::print(log, "  not copied (other weight files): {}\n", fmt::join(summary.skipped_files, ", "));
   }
+  if (summary.report.contains("short_last_group")) {
+    const Json& names = summary.report["short_last_group"];
+    fmt::print(log,
+               "  note: {} INT4 tensors have a row length the group size does not divide ({}{}); their last group is "
+               "shorter, which octet runs but vLLM's INT4 kernels refuse: use --keep 'GLOB=fp8' for them if the "
+               "output is for vLLM\n",
+               names.size(), names[0].get<std::string>(), names.size() > 1 ? ", ..." : "");
+  }
   fmt::print(log, "  report:  {}\n", (options.output / "octet-report.json").string());
 }
 
@@ -717,6 +725,14 @@ ConvertSummary Convert(const ConvertOptions& options) {
   summary.report = BuildReport(options, plan, summary, converter.tensor_scales(), input_scales, writer.FileNames(),
                                calibration);
   if (options.auto_mix_bits > 0) summary.report["auto_mix"] = mix.report;
+  // INT4 rows the group size does not divide: octet runs them, vLLM's kernels do not (README "INT4").
+  Json short_groups = Json::array();
+  for (const PlannedTensor& planned : plan.tensors) {
+    if (planned.shape_index && planned.source->cols() % planned.group_size != 0) {
+      short_groups.push_back(planned.source->name);
+    }
+  }
+  if (!short_groups.empty()) summary.report["short_last_group"] = short_groups;
   WriteTextFile(output.path() / "octet-report.json", summary.report.dump(2) + "\n");
   output.Commit();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

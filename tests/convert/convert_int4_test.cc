@@ -123,6 +123,9 @@ TEST(ConvertInt4Test, PackQuantizedLayoutMatchesCompressedTensors) {
   EXPECT_EQ(linears, 28);
   const std::string report = ReadFile(dir / "out" / "octet-report.json");
   EXPECT_NE(report.find("\"method\": \"rtn\""), std::string::npos);
+  const nlohmann::ordered_json& short_groups = summary.report["short_last_group"];
+  ASSERT_EQ(short_groups.size(), 4u) << "the four 172-wide down_proj";
+  EXPECT_EQ(short_groups[0], "model.layers.0.mlp.down_proj.weight");
 }
 
 TEST(ConvertInt4Test, ZeroPointsAndGroupSize) {
