@@ -25,6 +25,12 @@ from() {  # source model, name, convert args... (evaluated against the F32 origi
     python3 -c 'import json,sys; m=json.load(sys.stdin); print("| %s | %.4f | %+.3f%% | %.5f | %.2f%% |" % (sys.argv[1], m["ppl"], m["delta_ppl_pct"], m["kld_mean"], 100*m["top1_agreement"]))' "$name"
 }
 
+gguf_row() {  # name, convert args...: a GGUF file, imported back as F32 (Q4_0/Q8_0/F16 blocks dequantize exactly)
+  local name=$1; shift
+  "$build/octet" convert "$model" -o "$work/out.gguf" --overwrite --quiet "$@"
+  from "$work/out.gguf" "$name" --quantization q0f32
+}
+
 echo "| scheme | PPL | ΔPPL | mean KLD | top-1 agreement |"
 echo "|---|---|---|---|---|"
 "$build/octet" eval "$model" --data "$data" --json |
@@ -51,6 +57,11 @@ row "int4 g32 asymmetric, gptq" --quantization int4 --zero-point --method gptq -
 row "int4 g32 symmetric, awq" --quantization int4 --method awq --calib-data "$calib"
 row "int4 g32 asymmetric, awq" --quantization int4 --zero-point --method awq --calib-data "$calib"
 row "int4 g128 asymmetric, gptq" --quantization int4 --group-size 128 --zero-point --method gptq --calib-data "$calib"
+# GGUF Q4_0 for llama.cpp: ggml's reference rounding (llama-quantize without an imatrix), then the same blocks with
+# codes and scales chosen by GPTQ / AWQ. ffn_down (172 wide) is F16 and token_embd Q8_0 in all three.
+gguf_row "GGUF Q4_0 (ggml reference rounding, as llama-quantize)" --quantization Q4_0
+gguf_row "GGUF Q4_0, gptq" --quantization Q4_0 --method gptq --calib-data "$calib"
+gguf_row "GGUF Q4_0, awq" --quantization Q4_0 --method awq --calib-data "$calib"
 # Mixed precision: bits per weight count BF16 scales, so the BF16 model is the source (F32 scales cost twice).
 bf16=$shared/models/aidreams260K-bf16
 for bits in 4.5 5 6; do

@@ -9,6 +9,7 @@
 
 #include "models/architecture.h"
 #include "numeric/convert_rows.h"
+#include "numeric/dtype.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/int4_group.h"
@@ -120,6 +121,9 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
     } else if (scheme_.method == QuantMethod::kGptq) {
       GptqOptions options;
       options.name = module;
+      // llm-compressor's MSE observer for the static groups' scales. Only the compressed-tensors grid reads
+      // mse_grid; on ggml's Q4_0 grid (GGUF output) GPTQ keeps ggml's own scale d = max / -8, so the blocks stay
+      // what llama.cpp's reference would choose for the (error-compensated) weights.
       Int4Params gptq_params = params;
       gptq_params.mse_grid = 100;
       m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), gptq_params, options, &pool_);
@@ -133,8 +137,24 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
   }
 
   std::vector<float> Replacement(const std::string& name) override {
-    const auto it = replaced_norms_.find(name);
-    return it == replaced_norms_.end() ? std::vector<float>{} : it->second;
+    if (const auto it = replaced_norms_.find(name); it != replaced_norms_.end()) return it->second;
+    // A linear the converter keeps in a float type (a GGUF row length not divisible by 32, a --keep rule) while
+    // AWQ scaled its neighbour: its weight must carry the compensating scales too, or the model changes (up_proj's
+    // rows divided by down_proj's s need down_proj's columns multiplied by s, quantized or not).
+    if (!name.ends_with(".weight")) return {};
+    const std::string module = name.substr(0, name.size() - 7);
+    if (!row_divisors_.count(module) && !column_scales_.count(module)) return {};
+    const TensorView& view = checkpoint_.Get(name);
+    if (view.shape.size() != 2) return {};
+    if (view.dtype != DType::kF32 && view.dtype != DType::kF16 && view.dtype != DType::kBF16) {
+      Fail("{}: '{}' is kept unquantized while AWQ rescales its neighbour, which octet does for F32/F16/BF16 "
+           "weights only, not {}; quantize it too or use --method gptq",
+           view.file, name, DTypeName(view.dtype));
+    }
+    std::vector<float> weight = DecodeTensor(view);
+    ApplyAwqScales(module, weight, view.shape[0], view.shape[1]);
+    dequantized_[module] = weight;  // what EndLayer runs for this linear
+    return weight;
   }
 
   void EndLayer(int64_t layer) override {
@@ -228,6 +248,8 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
       Int4Params params;
       params.group_size = scheme_.group_size;
       params.symmetric = scheme_.symmetric;
+      params.grid = scheme_.int4_grid;
+      if (params.grid == Int4Grid::kGgmlQ4_0) params.scale_dtype = Int4ScaleDtype::kF16;  // ggml stores d as F16
       const AwqScaleResult result = SearchAwqScale(awq_linears, stats->dim, stats->samples.data(),
                                                    stats->sample_rows, params, AwqOptions{}, &pool_);
       for (const Linear* linear : linears) column_scales_[linear->module()] = result.scales;

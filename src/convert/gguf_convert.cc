@@ -38,12 +38,13 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
            "BF16 or F32, or write a directory instead of {}",
            options.scheme, options.output.string());
     }
-    if (!options.overrides.weight_scale.empty() || !options.overrides.activations.empty() || options.calibrator ||
+    if (!options.overrides.weight_scale.empty() || !options.overrides.activations.empty() ||
         !options.ignore_globs.empty()) {
-      Fail("--weight-scale, --activations, --calib-data and --ignore do not apply to GGUF output "
+      Fail("--weight-scale, --activations and --ignore do not apply to GGUF output "
            "(--quantization {} follows llama.cpp's per-tensor type rules)",
            options.scheme);
     }
+    ResolveGgufMethod(options, *ggml_type);
   } else if (ggml_type && !IsMlcDtypeScheme(options.scheme)) {
     Fail("--quantization {} is a llama.cpp (GGUF) type; write a .gguf file (-o OUT.gguf, or --format gguf), or "
          "pick an octet scheme for a directory output",

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cctype>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -18,6 +20,7 @@
 #include "io/output_directory.h"
 #include "models/architecture.h"
 #include "models/model_config.h"
+#include "quant/int4_group.h"
 #include "quant/quant_error.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -37,6 +40,21 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 bool IsBlockType(GgmlType type) { return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0; }
 
+// Q4_0 as an INT4 grid: ggml's d = max / -8 stored as F16, symmetric groups of 32 (quant/int4_group.h), the grid
+// on which QuantizeRtn is quantize_row_q4_0_ref bit for bit.
+Int4Params Q4_0Params() {
+  Int4Params params;
+  params.group_size = static_cast<int>(kGgmlBlockElements);
+  params.symmetric = true;
+  params.grid = Int4Grid::kGgmlQ4_0;
+  params.scale_dtype = Int4ScaleDtype::kF16;
+  return params;
+}
+
+std::string ModuleOf(const std::string& weight_name) {
+  return EndsWith(weight_name, ".weight") ? weight_name.substr(0, weight_name.size() - 7) : weight_name;
+}
+
 // One GGUF tensor and where its rows come from.
 struct ExportTensor {
   GgufTensorSpec spec;
@@ -46,6 +64,7 @@ struct ExportTensor {
   int64_t permute_heads = 0;     // > 0: attn_q / attn_k, rows permuted with this many heads
   std::vector<float> generated;  // values of a tensor octet computes (rope_freqs)
   std::string reason;            // why the type differs from the file type, if it does
+  int64_t layer = -1;            // decoder layer, or -1 outside the layers
   int64_t cols() const { return spec.ne[0]; }
   int64_t rows() const {
     int64_t r = 1;
@@ -184,6 +203,7 @@ class Exporter {
 
   ConvertSummary Run() {
     const auto start = std::chrono::steady_clock::now();
+    method_ = ResolveGgufMethod(options_, file_type_);
     const Checkpoint checkpoint = Checkpoint::Open(options_.model);
     const std::string source = (checkpoint.dir() / "config.json").string();
     if (!fs::exists(source)) Fail("{}: no config.json, so the architecture is unknown", checkpoint.dir().string());
@@ -193,26 +213,33 @@ class Exporter {
     std::string tokenizer_note;
     std::vector<GgufKeyValue> metadata = BuildMetadata(checkpoint, shape, file_type_, source, tokenizer_keys_, tokenizer_note);
 
+    ThreadPool pool(options_.threads);
+    // The calibration data is read (and checked) before the output file is created.
+    std::unique_ptr<LayerwiseQuantizer> layerwise;
+    if (method_ != QuantMethod::kRtn) layerwise = options_.layerwise_quantizer(checkpoint, GgufQ4_0Scheme(method_), pool);
+
     std::vector<GgufTensorSpec> specs;
     for (const ExportTensor& t : tensors_) specs.push_back(t.spec);
     if (options_.output.has_parent_path()) fs::create_directories(options_.output.parent_path());
     GgufWriter writer(options_.output, std::move(metadata), std::move(specs), options_.overwrite);
-    ThreadPool pool(options_.threads);
     uint64_t total_bytes = 0;
     for (const ExportTensor& t : tensors_) {
       for (const TensorView* s : t.sources) total_bytes += s->bytes.size();
     }
     Progress progress(Progress::DetectMode(options_.log, options_.quiet), options_.log, tensors_.size(), total_bytes);
 
-    const std::vector<Band> bands = MakeBands();
-    std::vector<QuantError> band_errors(bands.size());
-    pool.ParallelFor(bands.size(), [&](size_t i) { RunBand(checkpoint, bands[i], writer, band_errors[i], progress); });
-    std::vector<QuantError> errors(tensors_.size());
-    for (size_t i = 0; i < bands.size(); ++i) errors[bands[i].tensor].Merge(band_errors[i]);
+    Sinks sinks{checkpoint, writer, progress, pool, std::vector<QuantError>(tensors_.size())};
+    if (layerwise) {
+      RunLayerwise(*layerwise, sinks);
+    } else {
+      std::vector<size_t> all(tensors_.size());
+      for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+      RunBands(all, sinks);
+    }
     writer.Finish();
     progress.Finish();
 
-    ConvertSummary summary = Summarize(errors, tokenizer_note);
+    ConvertSummary summary = Summarize(sinks.errors, tokenizer_note, layerwise.get());
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     WriteFileAtomically(GgufReportPath(options_.output), summary.report.dump(2) + "\n");
     if (!options_.quiet) Print(summary, tokenizer_note);
@@ -221,8 +248,9 @@ class Exporter {
 
  private:
   void Add(std::string gguf_name, std::vector<const TensorView*> sources, int64_t permute_heads,
-           const std::string& source_name, bool tied) {
+           const std::string& source_name, bool tied, int64_t layer = -1) {
     ExportTensor t;
+    t.layer = layer;
     const TensorView& first = *sources.front();
     std::vector<int64_t> shape = first.shape;
     if (sources.size() > 1) shape.insert(shape.begin(), static_cast<int64_t>(sources.size()));
@@ -259,14 +287,15 @@ class Exporter {
     if (tied && !shape.tie_word_embeddings) {
       Fail("{}: lm_head.weight is missing and tie_word_embeddings is false", checkpoint.dir().string());
     }
+    int64_t layer = -1;  // the decoder layer being planned
     const auto add_hf = [&](const std::string& hf_name, int64_t permute_heads = 0) {
       const std::optional<std::string> gguf_name = GgufNameForHf(hf_name);
       if (!gguf_name) Fail("internal: no GGUF name for '{}'", hf_name);
-      Add(*gguf_name, {&checkpoint.Get(hf_name)}, permute_heads, hf_name, tied);
+      Add(*gguf_name, {&checkpoint.Get(hf_name)}, permute_heads, hf_name, tied, layer);
     };
     if (shape.head_dim % 2 != 0) Fail("{}: head_dim {} is odd; rotary embeddings need an even one", source, shape.head_dim);
     add_hf("model.embed_tokens.weight");
-    for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
+    for (layer = 0; layer < shape.num_layers; ++layer) {
       const std::string p = fmt::format("model.layers.{}.", layer);
       add_hf(p + "input_layernorm.weight");
       add_hf(p + "self_attn.q_proj.weight", shape.num_heads);
@@ -282,7 +311,7 @@ class Exporter {
             experts.push_back(&checkpoint.Get(fmt::format("{}block_sparse_moe.experts.{}.w{}.weight", p, e, w)));
           }
           Add(GgufExpertName(layer, w), std::move(experts), 0,
-              fmt::format("{}block_sparse_moe.experts.*.w{}.weight", p, w), tied);
+              fmt::format("{}block_sparse_moe.experts.*.w{}.weight", p, w), tied, layer);
         }
       } else {
         add_hf(p + "mlp.gate_proj.weight");
@@ -290,6 +319,7 @@ class Exporter {
         add_hf(p + "mlp.down_proj.weight");
       }
     }
+    layer = -1;
     add_hf("model.norm.weight");
     if (!tied) add_hf("lm_head.weight");
     std::optional<double> unused_theta;
@@ -302,9 +332,143 @@ class Exporter {
     }
   }
 
-  std::vector<Band> MakeBands() const {
-    std::vector<Band> bands;
+  // Where the bytes go, shared by the streaming and the layer-wise paths.
+  struct Sinks {
+    const Checkpoint& checkpoint;
+    GgufWriter& writer;
+    Progress& progress;
+    ThreadPool& pool;
+    std::vector<QuantError> errors;  // per tensor
+  };
+
+  // Tensors `indices`, every band of every one in parallel (the reference quantizers' streaming path).
+  void RunBands(const std::vector<size_t>& indices, Sinks& sinks) const {
+    const std::vector<Band> bands = MakeBands(indices);
+    std::vector<QuantError> band_errors(bands.size());
+    sinks.pool.ParallelFor(bands.size(), [&](size_t i) {
+      RunBand(sinks.checkpoint, bands[i], sinks.writer, band_errors[i], sinks.progress);
+    });
+    for (size_t i = 0; i < bands.size(); ++i) sinks.errors[bands[i].tensor].Merge(band_errors[i]);
+  }
+
+  // --method gptq|awq: tensors outside the decoder layers stream as with rtn; then layer by layer, as convert.cc
+  // drives the quantizer: BeginLayer, Quantize for every Q4_0 tensor of the layer, Replacement for the others
+  // (written with the replaced values when there are some, streamed otherwise), EndLayer.
+  void RunLayerwise(LayerwiseQuantizer& quantizer, Sinks& sinks) const {
+    std::vector<size_t> outside;
+    std::map<int64_t, std::vector<size_t>> by_layer;  // ordered: layer 0 first
     for (size_t i = 0; i < tensors_.size(); ++i) {
+      (tensors_[i].layer < 0 ? outside : by_layer[tensors_[i].layer]).push_back(i);
+    }
+    RunBands(outside, sinks);
+    for (const auto& [layer, indices] : by_layer) {
+      quantizer.BeginLayer(layer);
+      std::vector<size_t> plain;
+      for (size_t i : indices) {
+        if (tensors_[i].spec.type == GgmlType::kQ4_0) {
+          QuantizeCalibrated(quantizer, i, sinks);
+        } else if (!WriteReplacement(quantizer, i, sinks)) {
+          plain.push_back(i);
+        }
+      }
+      RunBands(plain, sinks);
+      quantizer.EndLayer(layer);
+    }
+  }
+
+  // Encodes source `s` of tensor `i` from its rows in Hugging Face order (`reference`, [rows_per_source, cols]):
+  // `encode(hf_row, dst)` fills one GGUF row; rows are taken through the Q/K permutation, and the error of the
+  // encoded rows against `reference` is added to `error`.
+  template <typename EncodeRow>
+  void WriteSource(size_t i, size_t s, const std::vector<float>& reference, const EncodeRow& encode, Sinks& sinks) const {
+    const ExportTensor& t = tensors_[i];
+    const int64_t rows = t.rows_per_source;
+    const int64_t cols = t.cols();
+    const uint64_t row_bytes = GgmlRowBytes(t.spec.type, cols);
+    std::vector<std::byte> out(static_cast<size_t>(row_bytes * static_cast<uint64_t>(rows)));
+    std::vector<float> decoded(static_cast<size_t>(cols));
+    for (int64_t g = 0; g < rows; ++g) {
+      const int64_t hf_row = t.permute_heads > 0 ? HfRowForGgufRow(g, rows, t.permute_heads) : g;
+      const std::span<std::byte> dst(out.data() + static_cast<uint64_t>(g) * row_bytes, row_bytes);
+      encode(hf_row, dst);
+      DequantizeGgmlRow(t.spec.type, dst, decoded);
+      sinks.errors[i].AddScaled(reference.data() + hf_row * cols, decoded.data(), 1.0f, decoded.size());
+    }
+    sinks.writer.Write(i, s * static_cast<uint64_t>(rows) * row_bytes, out);
+  }
+
+  // A Q4_0 tensor of a decoder layer: each source matrix (one, or one per Mixtral expert) is quantized whole by
+  // the layer-wise quantizer in Hugging Face row order (what the runtime, and so the quantizer's forward pass to
+  // the next layer, sees), then packed into ggml blocks. The Q/K permutation only reorders rows, and every Q4_0
+  // block lies within one row, so permuting the packed rows gives exactly the blocks of the permuted matrix.
+  void QuantizeCalibrated(LayerwiseQuantizer& quantizer, size_t i, Sinks& sinks) const {
+    const ExportTensor& t = tensors_[i];
+    const int64_t rows = t.rows_per_source;
+    const int64_t cols = t.cols();
+    for (size_t s = 0; s < t.sources.size(); ++s) {
+      const TensorView& view = *t.sources[s];
+      std::vector<float> weight(static_cast<size_t>(rows * cols));
+      DecodeWeightsChecked(view, 0, weight.size(), weight.data());
+      const Int4Matrix m = quantizer.Quantize(ModuleOf(view.name), weight, rows, cols, Q4_0Params());
+      if (m.rows != rows || m.cols != cols || m.grid != Int4Grid::kGgmlQ4_0 || m.group_size != kGgmlBlockElements ||
+          !m.symmetric) {
+        Fail("internal: the layer-wise quantizer returned a {}x{} g{} matrix not on the Q4_0 grid for '{}'", m.rows,
+             m.cols, m.group_size, view.name);
+      }
+      const int64_t groups = m.num_groups();
+      std::vector<uint8_t> nibbles(static_cast<size_t>(cols));
+      WriteSource(i, s, weight, [&](int64_t hf_row, std::span<std::byte> dst) {
+        for (int64_t c = 0; c < cols; ++c) {
+          nibbles[static_cast<size_t>(c)] = static_cast<uint8_t>(m.codes[static_cast<size_t>(hf_row * cols + c)] + 8);
+        }
+        PackQ4_0Row(std::span<const float>(m.scales).subspan(static_cast<size_t>(hf_row * groups),
+                                                              static_cast<size_t>(groups)),
+                    nibbles, dst);
+      }, sinks);
+      sinks.checkpoint.Release(view);
+      sinks.progress.Advance(0, view.bytes.size());
+    }
+    sinks.progress.Advance(1, 0);
+  }
+
+  // Writes tensor `i` with the quantizer's replacement values (AWQ's folded norms; a kept linear whose neighbour
+  // AWQ rescaled) in the tensor's own type. False when the quantizer replaces none of its sources.
+  bool WriteReplacement(LayerwiseQuantizer& quantizer, size_t i, Sinks& sinks) const {
+    const ExportTensor& t = tensors_[i];
+    std::vector<std::vector<float>> replaced(t.sources.size());
+    bool any = false;
+    for (size_t s = 0; s < t.sources.size(); ++s) {
+      replaced[s] = quantizer.Replacement(t.sources[s]->name);
+      if (replaced[s].empty()) continue;
+      if (replaced[s].size() != t.sources[s]->num_elements()) {
+        Fail("internal: replacement for '{}' has {} values, not {}", t.sources[s]->name, replaced[s].size(),
+             t.sources[s]->num_elements());
+      }
+      any = true;
+    }
+    if (!any) return false;
+    for (size_t s = 0; s < t.sources.size(); ++s) {
+      const TensorView& view = *t.sources[s];
+      if (replaced[s].empty()) {
+        replaced[s].resize(view.num_elements());
+        DecodeWeightsChecked(view, 0, replaced[s].size(), replaced[s].data());
+      }
+      const int64_t cols = t.cols();
+      const std::vector<float>& values = replaced[s];
+      WriteSource(i, s, values, [&](int64_t hf_row, std::span<std::byte> dst) {
+        QuantizeGgmlRow(t.spec.type, std::span<const float>(values).subspan(static_cast<size_t>(hf_row * cols),
+                                                                             static_cast<size_t>(cols)),
+                        dst);
+      }, sinks);
+      sinks.progress.Advance(0, view.bytes.size());
+    }
+    sinks.progress.Advance(1, 0);
+    return true;
+  }
+
+  std::vector<Band> MakeBands(const std::vector<size_t>& indices) const {
+    std::vector<Band> bands;
+    for (size_t i : indices) {
       const ExportTensor& t = tensors_[i];
       const uint64_t row_bytes = static_cast<uint64_t>(t.cols()) *
                                  (t.sources.empty() ? 4 : DTypeBits(t.sources.front()->dtype) / 8);
@@ -358,7 +522,8 @@ class Exporter {
     progress.Advance(last ? 1 : 0, source_bytes);
   }
 
-  ConvertSummary Summarize(const std::vector<QuantError>& errors, const std::string& tokenizer_note) const {
+  ConvertSummary Summarize(const std::vector<QuantError>& errors, const std::string& tokenizer_note,
+                           const LayerwiseQuantizer* layerwise) const {
     ConvertSummary summary;
     Json tensors = Json::array();
     Json fallbacks = Json::array();
@@ -390,6 +555,8 @@ class Exporter {
     report["output_format"] = "gguf";
     report["file_type"] = GgmlTypeName(file_type_);
     report["general.file_type"] = LlamaFileTypeFor(file_type_);
+    report["method"] = QuantMethodName(method_);
+    report["calibration"] = layerwise != nullptr ? Json(layerwise->Description()) : Json(nullptr);
     report["tensors_quantized"] = summary.tensors_quantized;
     report["tensors_kept"] = summary.tensors_kept;
     report["bytes_in"] = summary.bytes_in;
@@ -409,6 +576,9 @@ class Exporter {
                FormatBytes(summary.bytes_out),
                summary.bytes_out ? static_cast<double>(summary.bytes_in) / static_cast<double>(summary.bytes_out) : 0.0,
                summary.seconds);
+    if (!summary.report["calibration"].is_null()) {
+      fmt::print(log, "  method:  Q4_0 codes by {}\n", summary.report["calibration"].get<std::string>());
+    }
     for (const auto& choice : summary.report["type_choices"]) {
       fmt::print(log, "  {} -> {}: {}\n", choice["name"].get<std::string>(), choice["type"].get<std::string>(),
                  choice["reason"].get<std::string>());
@@ -420,6 +590,7 @@ class Exporter {
   const ConvertOptions& options_;
   GgmlType file_type_;
   const std::vector<GgufKeyValue>* tokenizer_keys_;
+  QuantMethod method_ = QuantMethod::kRtn;
   std::vector<ExportTensor> tensors_;
 };
 
@@ -459,6 +630,59 @@ GgmlType ChooseGgufTensorType(std::string_view gguf_name, int n_dims, int64_t ne
     type = GgmlType::kF16;
   }
   return type;
+}
+
+QuantMethod ResolveGgufMethod(const ConvertOptions& options, GgmlType file_type) {
+  const SchemeOverrides& o = options.overrides;
+  QuantMethod method = QuantMethod::kRtn;
+  if (!o.method.empty()) {
+    const std::optional<QuantMethod> parsed = ParseQuantMethod(o.method);
+    if (!parsed) Fail("unknown --method '{}'; use rtn, gptq or awq", o.method);
+    method = *parsed;
+  }
+  const std::string type = GgmlTypeName(file_type);
+  if (o.group_size != 0 && o.group_size != kGgmlBlockElements) {
+    Fail("--group-size {} does not apply to GGUF output: ggml's Q4_0 and Q8_0 blocks always hold 32 weights",
+         o.group_size);
+  }
+  if (o.zero_point) {
+    Fail("--zero-point does not apply to GGUF output: Q4_0 is symmetric (ggml's 4-bit type with a minimum is Q4_1, "
+         "which octet does not write)");
+  }
+  if (!options.keep_rules.empty() || options.auto_mix_bits > 0) {
+    Fail("--keep and --auto-mix do not apply to GGUF output: its per-tensor types follow llama.cpp's rules "
+         "(--quantization {})",
+         options.scheme);
+  }
+  if (method != QuantMethod::kRtn && file_type != GgmlType::kQ4_0) {
+    Fail("--method {} chooses 4-bit codes from calibration data and applies to GGUF Q4_0 only; {} is written as "
+         "llama.cpp does ({})",
+         o.method, type, file_type == GgmlType::kQ8_0 ? "ggml's reference rounding" : "a plain cast");
+  }
+  if (method != QuantMethod::kRtn && !options.layerwise_quantizer) {
+    Fail("--method {} chooses Q4_0 codes from calibration data: pass --calib-data TOKENS or --calib-text FILE (or "
+         "--method rtn)",
+         o.method);
+  }
+  if (method == QuantMethod::kRtn && (options.calibrator || options.layerwise_quantizer)) {
+    Fail("--calib-data / --calib-text apply to GGUF output only with --method gptq or awq (for Q4_0); {} with "
+         "--method rtn uses no calibration",
+         type);
+  }
+  return method;
+}
+
+QuantScheme GgufQ4_0Scheme(QuantMethod method) {
+  QuantScheme scheme;
+  scheme.name = "Q4_0";
+  scheme.quantize_linears = true;
+  scheme.weight_type = WeightType::kInt4;
+  scheme.activations = ActivationScheme::kNone;
+  scheme.group_size = static_cast<int>(kGgmlBlockElements);
+  scheme.symmetric = true;
+  scheme.method = method;
+  scheme.int4_grid = Int4Grid::kGgmlQ4_0;
+  return scheme;
 }
 
 fs::path GgufReportPath(const fs::path& gguf_path) { return fs::path(gguf_path.string() + ".octet-report.json"); }

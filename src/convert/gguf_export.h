@@ -23,6 +23,18 @@
 // ggml's reference quantizers and written in place; bands have a fixed size and write disjoint bytes, so the file
 // is byte-identical at any --threads, and memory stays at a few bands per thread.
 //
+// Calibrated Q4_0 (`--method gptq|awq` with --calib-data / --calib-text; `--method rtn`, the default, is the above):
+// the Q4_0 tensors of the decoder layers get codes and scales chosen by convert's layer-wise quantizer
+// (convert/layerwise_quantizer.h, calib/layerwise_int4.h) on ggml's Q4_0 grid (quant/int4_group.h kGgmlQ4_0, F16 d,
+// groups of 32), so a block still dequantizes as d * (nibble - 8) and llama.cpp runs it unchanged; only the choice
+// of d and of the nibbles differs from llama-quantize's. The layers are written in order, each between BeginLayer
+// and EndLayer, as convert.cc drives the quantizer; tensors outside the layers (token_embd, output, output_norm) and
+// the F16 fallbacks stay as above, except that tensors the quantizer replaces (AWQ's folded norms, and a kept linear
+// whose neighbour AWQ rescaled) are written with its values. A calibrated tensor is quantized whole (the quantizer
+// needs all its rows), in Hugging Face row order, so the forward pass that feeds the next layer sees the runtime's
+// layout; attn_q / attn_k rows are permuted afterwards, which is exact because a Q4_0 block never spans two rows.
+// Deterministic at any --threads, as the quantizer is.
+//
 // The report: a .gguf is one file, so octet does not put a report inside it (llama.cpp would carry it around as
 // metadata); it prints the summary and writes the JSON beside it as `OUT.gguf.octet-report.json`.
 #ifndef OCTET_CONVERT_GGUF_EXPORT_H_
@@ -35,6 +47,7 @@
 #include "convert/convert.h"
 #include "io/gguf_value.h"
 #include "numeric/ggml_blocks.h"
+#include "quant/scheme.h"
 
 namespace octet {
 
@@ -47,6 +60,15 @@ std::optional<GgmlType> ParseGgufFileType(std::string_view scheme);
 // when the type differs from the file type for a reason worth reporting.
 GgmlType ChooseGgufTensorType(std::string_view gguf_name, int n_dims, int64_t ne0, GgmlType file_type, bool tied,
                               std::string& reason);
+
+// --method for GGUF output (options.overrides.method; empty means rtn), checked against the file type and the other
+// options: gptq / awq need Q4_0 and options.layerwise_quantizer; calibration data without them, --group-size other
+// than 32, --zero-point, --keep and --auto-mix are refused (Q4_0 is symmetric groups of 32; per-tensor types follow
+// llama.cpp's rules). Throws octet::Error with one line naming the option.
+QuantMethod ResolveGgufMethod(const ConvertOptions& options, GgmlType file_type);
+
+// What a layer-wise quantizer is given for GGUF Q4_0: INT4, symmetric groups of 32 on ggml's grid, weight-only.
+QuantScheme GgufQ4_0Scheme(QuantMethod method);
 
 // Sidecar report path for a GGUF output.
 std::filesystem::path GgufReportPath(const std::filesystem::path& gguf_path);

@@ -25,6 +25,7 @@
 
 #include "numeric/dtype.h"
 #include "numeric/fp8.h"
+#include "quant/int4_group.h"
 
 namespace octet {
 
@@ -74,6 +75,9 @@ struct QuantScheme {
   int group_size = 32;                    // input channels per scale; the last group of a row may be shorter
   bool symmetric = true;                  // false: a zero point per group (--zero-point)
   QuantMethod method = QuantMethod::kRtn;
+  // The grid INT4 codes lie on: compressed-tensors' for octet's INT4 schemes; ggml's for GGUF Q4_0 output
+  // (convert/gguf_export.h), so that calibration searches (AWQ) measure the rounding that will be stored.
+  Int4Grid int4_grid = Int4Grid::kCompressedTensors;
 
   bool needs_calibration() const {
     return activations == ActivationScheme::kStatic || method != QuantMethod::kRtn;
