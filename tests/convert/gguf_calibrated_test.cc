@@ -4,6 +4,8 @@
 // byte-identical at 1 and 3 threads (through the CLI and through Convert()); GPTQ and AWQ files, imported back and
 // evaluated against the F32 original, lose less than llama.cpp's own Q4_0 rounding; AWQ's folded norms and its
 // rescaled F16 ffn_down are written; impossible option combinations are refused with one line.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -18,6 +20,7 @@
 #include "io/gguf_reader.h"
 #include "numeric/convert_rows.h"
 #include "runtime/eval.h"
+#include "runtime/mixtral_builder.h"
 #include "runtime/token_file.h"
 #include "runtime/transformer.h"
 #include "test_util.h"
@@ -147,6 +150,46 @@ TEST(GgufCalibrated, LayerwisePathWithRoundToNearestEqualsPlainQ4_0Export) {
   EXPECT_EQ(report["calibration"], "recording rtn");
 }
 
+// Mixtral: each expert of a merged ffn_*_exps tensor is quantized on its own (under its Hugging Face module name)
+// and lands at its expert's offset: with round to nearest, the plain export's bytes again. GPTQ and AWQ run through
+// the routed experts and give the same file at 1 and 3 threads; AWQ's w2 scales reach the F16 ffn_down_exps.
+TEST(GgufCalibrated, MixtralExpertsAreQuantizedOneByOne) {
+  OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
+  ScratchDir dir;
+  std::vector<float> router(3 * 64);
+  for (size_t i = 0; i < router.size(); ++i) router[i] = std::sin(0.37f * static_cast<float>(i));
+  fs::create_directories(dir / "mixtral");
+  testing::WriteMixtral(Checkpoint::Open(model), dir / "mixtral", 3, 2, router);
+  Convert(Options(dir / "mixtral", dir / "plain.gguf", "Q4_0"));
+  std::vector<std::string> log;
+  ConvertOptions options = Options(dir / "mixtral", dir / "layerwise.gguf", "Q4_0");
+  options.overrides.method = "awq";
+  options.layerwise_quantizer = [&](const Checkpoint& original, const QuantScheme&, ThreadPool&) {
+    return std::unique_ptr<LayerwiseQuantizer>(new RecordingRtnQuantizer(original, log));
+  };
+  Convert(options);
+  EXPECT_TRUE(ReadFile(dir / "plain.gguf") == ReadFile(dir / "layerwise.gguf"));
+  for (const char* module : {"model.layers.3.block_sparse_moe.experts.2.w1", "model.layers.3.block_sparse_moe.experts.2.w3",
+                             "replacement? model.layers.3.block_sparse_moe.experts.2.w2.weight",
+                             "replacement? model.layers.3.block_sparse_moe.gate.weight"}) {
+    EXPECT_NE(std::find(log.begin(), log.end(), module), log.end()) << module;
+  }
+  const fs::path calib = model / "sample_text_ids.txt";
+  for (const std::string method : {"gptq", "awq"}) {
+    for (size_t threads : {1, 3}) {
+      ConvertOptions real = Options(dir / "mixtral", dir / fmt::format("{}{}.gguf", method, threads), "Q4_0", threads);
+      real.overrides.method = method;
+      real.layerwise_quantizer = FactoryFor(calib);
+      Convert(real);
+    }
+    EXPECT_TRUE(ReadFile(dir / (method + "1.gguf")) == ReadFile(dir / (method + "3.gguf"))) << method;
+  }
+  EXPECT_NE(GgufFloats(GgufFile::Open(dir / "awq1.gguf"), "blk.1.ffn_down_exps.weight"),
+            GgufFloats(GgufFile::Open(dir / "plain.gguf"), "blk.1.ffn_down_exps.weight"));
+  EXPECT_EQ(GgufFloats(GgufFile::Open(dir / "gptq1.gguf"), "blk.1.ffn_down_exps.weight"),
+            GgufFloats(GgufFile::Open(dir / "plain.gguf"), "blk.1.ffn_down_exps.weight"));
+}
+
 // The task's acceptance test: GPTQ (and AWQ) Q4_0 files, imported back and run, are closer to the F32 original
 // than llama.cpp's own Q4_0 rounding. In all three files the 172-wide ffn_down is F16 and token_embd Q8_0, so the
 // difference comes from the Q4_0 tensors alone.
@@ -179,7 +222,25 @@ TEST(GgufCalibrated, GptqAndAwqQ4_0BeatPlainQ4_0AndAreDeterministic) {
   const std::vector<float> norm = ToFloats(original.Get("model.layers.0.input_layernorm.weight"));
   EXPECT_NE(GgufFloats(awq_file, "blk.0.attn_norm.weight"), norm);
   EXPECT_EQ(GgufFloats(gptq_file, "blk.0.attn_norm.weight"), norm);
-  EXPECT_NE(GgufFloats(awq_file, "blk.0.ffn_down.weight"), GgufFloats(gptq_file, "blk.0.ffn_down.weight"));
+  // ffn_down is [64 rows, 172 inputs]: AWQ's version is the original with each input column c multiplied by one
+  // s[c] (up to F16 rounding), the scale ffn_up's row c was divided by.
+  const std::vector<float> down_awq = GgufFloats(awq_file, "blk.0.ffn_down.weight");
+  const std::vector<float> down = ToFloats(original.Get("model.layers.0.mlp.down_proj.weight"));
+  ASSERT_EQ(down_awq.size(), 64u * 172u);
+  int scaled_columns = 0;
+  for (size_t c = 0; c < 172; ++c) {
+    size_t largest = c;  // s from the column's largest weight
+    for (size_t r = 0; r < 64; ++r) {
+      if (std::fabs(down[r * 172 + c]) > std::fabs(down[largest])) largest = r * 172 + c;
+    }
+    const double s = static_cast<double>(down_awq[largest]) / down[largest];
+    scaled_columns += std::fabs(s - 1.0) > 0.01;
+    for (size_t r = 0; r < 64; ++r) {
+      const size_t i = r * 172 + c;
+      ASSERT_NEAR(down_awq[i], down[i] * s, 2e-3 * std::fabs(down[i] * s) + 1e-7) << "row " << r << " column " << c;
+    }
+  }
+  EXPECT_GT(scaled_columns, 0) << "AWQ chose no scale for down_proj";
 
   const Transformer reference(original);
   const std::vector<TokenSequence> sequences = ReadTokenFile(model / "sample_tokens.txt", 512);
