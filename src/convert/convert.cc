@@ -280,6 +280,13 @@ class Converter {
 
   // Decodes a band of tensor `t`, dequantizing an FP8 source weight with its scales.
   float Decode(const Band& band, std::vector<float>& values, bool scan_values = true) const {
+    if (const auto r = replaced_.find(band.tensor); r != replaced_.end()) {
+      const uint64_t cols = plan_.tensors[band.tensor].source->num_elements() /
+                            static_cast<uint64_t>(std::max<int64_t>(MatrixRows(*plan_.tensors[band.tensor].source), 1));
+      values.assign(r->second.begin() + static_cast<int64_t>(band.row_begin * cols),
+                    r->second.begin() + static_cast<int64_t>((band.row_begin + band.rows) * cols));
+      return ScanRange(values.data(), values.size()).abs_max;
+    }
     const auto it = source_linears_.find(band.tensor);
     if (it == source_linears_.end()) {
       return DecodeBand(*plan_.tensors[band.tensor].source, band, values, scan_values);
@@ -395,6 +402,13 @@ class Converter {
         return;
       }
     }
+    if (layerwise_ != nullptr && first.action == TensorAction::kQuantize && !IsInt4(first)) {
+      // An FP8 linear (a --keep rule) whose neighbour AWQ rescaled is quantized from the compensated weight.
+      for (size_t t : unit) {
+        std::vector<float> values = layerwise_->Replacement(plan_.tensors[t].source->name);
+        if (!values.empty()) replaced_[t] = std::move(values);
+      }
+    }
     const std::vector<Band> bands = BandsOf(unit);
     const bool needs_abs_max =
         first.action == TensorAction::kQuantize && !IsInt4(first) && first.layout.kind == WeightScale::kTensor;
@@ -423,6 +437,7 @@ class Converter {
     pool_.ParallelFor(bands.size(), [&](size_t i) { ProcessBand(bands[i], band_errors[i]); });
     for (size_t i = 0; i < bands.size(); ++i) errors_[bands[i].tensor].Merge(band_errors[i]);
     for (size_t t : unit) FinishTensor(t);
+    for (size_t t : unit) replaced_.erase(t);
     progress_.Advance(unit.size(), 0);
   }
 
@@ -523,6 +538,7 @@ class Converter {
   std::vector<std::vector<float>> scales_;
   std::vector<std::vector<int8_t>> zeros_;  // INT4 with zero points, [rows, groups]
   std::map<size_t, Linear> source_linears_;  // FP8 source weights with their scales, by tensor
+  std::map<size_t, std::vector<float>> replaced_;  // the layer-wise quantizer's values for the current FP8 unit
 };
 
 Json ReadOrderedConfig(const Checkpoint& checkpoint) {
