@@ -44,7 +44,7 @@ void AddConvertCommand(CLI::App& app) {
                   "q0f16, q0bf16 (see README)")
       ->required();
   cmd->add_option("--method", args->options.overrides.method,
-                  "INT4 rounding: rtn (default) | gptq | awq (gptq and awq need calibration data)");
+                  "INT4 and GGUF Q4_0 rounding: rtn (default) | gptq | awq (gptq and awq need calibration data)");
   cmd->add_option("--group-size", args->options.overrides.group_size, "INT4 group size: 32 (default) | 64 | 128");
   cmd->add_flag("--zero-point", args->options.overrides.zero_point, "INT4: asymmetric groups with zero points");
   cmd->add_option("--keep", args->options.keep_rules,
@@ -62,7 +62,8 @@ void AddConvertCommand(CLI::App& app) {
   cmd->add_option("--max-shard-size", args->max_shard_size, "Largest output shard, e.g. 5GB, 500MB, 2GiB");
   cmd->add_option("--threads", args->options.threads, "Worker threads (default: all cores)");
   auto* calib_data = cmd->add_option("--calib-data", args->calib_data,
-                                     "Calibration token ids (one sequence per line) for static activation scales");
+                                     "Calibration token ids (one sequence per line) for static activation scales, "
+                                     "--method gptq|awq and --auto-mix");
   auto* calib_text = cmd->add_option("--calib-text", args->calib_text,
                                      "Calibration text (plain UTF-8), tokenized with the model's tokenizer and cut "
                                      "into samples of --calib-seq-len tokens as llama-imatrix does");

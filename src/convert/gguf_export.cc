@@ -216,7 +216,9 @@ class Exporter {
     ThreadPool pool(options_.threads);
     // The calibration data is read (and checked) before the output file is created.
     std::unique_ptr<LayerwiseQuantizer> layerwise;
-    if (method_ != QuantMethod::kRtn) layerwise = options_.layerwise_quantizer(checkpoint, GgufQ4_0Scheme(method_), pool);
+    if (method_ != QuantMethod::kRtn) {
+      layerwise = options_.layerwise_quantizer(checkpoint, GgufQ4_0Scheme(method_), pool);
+    }
 
     std::vector<GgufTensorSpec> specs;
     for (const ExportTensor& t : tensors_) specs.push_back(t.spec);
@@ -380,7 +382,8 @@ class Exporter {
   // `encode(hf_row, dst)` fills one GGUF row; rows are taken through the Q/K permutation, and the error of the
   // encoded rows against `reference` is added to `error`.
   template <typename EncodeRow>
-  void WriteSource(size_t i, size_t s, const std::vector<float>& reference, const EncodeRow& encode, Sinks& sinks) const {
+  void WriteSource(size_t i, size_t s, const std::vector<float>& reference, const EncodeRow& encode,
+                   Sinks& sinks) const {
     const ExportTensor& t = tensors_[i];
     const int64_t rows = t.rows_per_source;
     const int64_t cols = t.cols();

@@ -1,9 +1,9 @@
 // GGUF Q4_0 with calibrated rounding (`--method gptq|awq`, convert/gguf_export.h), on the real aidreams260K model:
 // the layer-wise plumbing (call order, Hugging Face row order in, ggml grid, the Q/K permutation and block packing
 // afterwards) reproduces the streaming export byte for byte when the quantizer rounds to nearest; GPTQ's file is
-// byte-identical at 1 and 3 threads (through the CLI and through Convert()); GPTQ and AWQ files, imported back and
-// evaluated against the F32 original, lose less than llama.cpp's own Q4_0 rounding; AWQ's folded norms and its
-// rescaled F16 ffn_down are written; impossible option combinations are refused with one line.
+// byte-identical at 1 and 3 threads (through the CLI and through Convert()) and from an F32 GGUF input; GPTQ and AWQ
+// files, imported back and evaluated against the F32 original, lose less than llama.cpp's own Q4_0 rounding; AWQ's
+// folded norms and its rescaled F16 ffn_down are written; impossible option combinations are refused with one line.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -169,7 +169,8 @@ TEST(GgufCalibrated, MixtralExpertsAreQuantizedOneByOne) {
   };
   Convert(options);
   EXPECT_TRUE(ReadFile(dir / "plain.gguf") == ReadFile(dir / "layerwise.gguf"));
-  for (const char* module : {"model.layers.3.block_sparse_moe.experts.2.w1", "model.layers.3.block_sparse_moe.experts.2.w3",
+  for (const char* module : {"model.layers.3.block_sparse_moe.experts.2.w1",
+                             "model.layers.3.block_sparse_moe.experts.2.w3",
                              "replacement? model.layers.3.block_sparse_moe.experts.2.w2.weight",
                              "replacement? model.layers.3.block_sparse_moe.gate.weight"}) {
     EXPECT_NE(std::find(log.begin(), log.end(), module), log.end()) << module;
@@ -209,6 +210,13 @@ TEST(GgufCalibrated, GptqAndAwqQ4_0BeatPlainQ4_0AndAreDeterministic) {
   Convert(gptq3);
   EXPECT_TRUE(ReadFile(dir / "gptq1.gguf") == ReadFile(dir / "gptq3.gguf")) << "GPTQ Q4_0 depends on --threads";
   EXPECT_FALSE(ReadFile(dir / "gptq1.gguf") == ReadFile(dir / "plain.gguf"));
+  // GGUF in (F32), careful Q4_0 out: the imported checkpoint calibrates to the same file.
+  Convert(Options(model, dir / "f32.gguf", "F32"));
+  ConvertOptions via = Options(dir / "f32.gguf", dir / "via.gguf", "Q4_0");
+  via.overrides.method = "gptq";
+  via.layerwise_quantizer = FactoryFor(calib);
+  Convert(via);
+  EXPECT_TRUE(ReadFile(dir / "via.gguf") == ReadFile(dir / "gptq1.gguf"));
   ConvertOptions awq = Options(model, dir / "awq.gguf", "Q4_0", 2);
   awq.overrides.method = "awq";
   awq.layerwise_quantizer = FactoryFor(calib);
