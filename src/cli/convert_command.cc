@@ -37,7 +37,7 @@ void AddConvertCommand(CLI::App& app) {
       "convert", "Quantize a Hugging Face checkpoint (streaming) into a directory vLLM, transformers or octet loads");
   cmd->add_option("model", args->options.model, "Model directory (config.json + safetensors) or .safetensors file")
       ->required();
-  cmd->add_option("-o,--output", args->options.output, "Output directory (written as OUT.partial, then renamed)")
+  cmd->add_option("-o,--output", args->options.output, "Output directory, or OUT.gguf for llama.cpp (written as OUT.partial, then renamed)")
       ->required();
   cmd->add_option("-q,--quantization", args->options.scheme,
                   "Scheme: fp8, fp8-e5m2, e4m3_e4m3_f16, e5m2_e5m2_f16, int4, q4f16_1, q4bf16_1, q4f32_1, q0f32, "

@@ -1,4 +1,4 @@
-// `octet generate MODEL --prompt-ids "1 2 3"` (or --prompt TEXT): runs a checkpoint (F32/F16/BF16 or FP8) on the
+// `octet generate MODEL --prompt-ids "1 2 3"` (or --prompt TEXT): runs a checkpoint (F32/F16/BF16, FP8 or INT4) on the
 // CPU and continues the prompt, greedily by default or by llama2.c-compatible sampling (runtime/sampler.h).
 // Generation stops at the tokenizer's stop ids (EOS and any end-of-turn ids) unless --ignore-eos; the stop id is
 // the last of the printed ids and decodes to no text.
@@ -92,7 +92,7 @@ void RunGenerate(const GenerateArgs& args) {
 void AddGenerateCommand(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "generate", "Continue a prompt (text or token ids) with a checkpoint (F32/F16/BF16 or FP8) on the CPU");
+      "generate", "Continue a prompt (text or token ids) with a checkpoint (F32/F16/BF16, FP8 or INT4) on the CPU");
   cmd->add_option("model", args->model, "Model directory (or .safetensors file with config.json beside it)")
       ->required();
   cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as space-separated token ids, e.g. \"1\" (BOS)");

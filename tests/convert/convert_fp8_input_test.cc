@@ -5,6 +5,7 @@
 #include "convert/convert.h"
 #include "io/checkpoint.h"
 #include "numeric/convert_rows.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 
 namespace octet {
@@ -12,22 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
-
-std::vector<float> ToFloats(const TensorView& view) {
-  std::vector<float> values(view.num_elements());
-  DecodeToF32(view.dtype, view.bytes.data(), values.size(), values.data());
-  return values;
-}
-
-ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme) {
-  ConvertOptions options;
-  options.model = model;
-  options.output = out;
-  options.scheme = scheme;
-  options.quiet = true;
-  options.threads = 2;
-  return options;
-}
+using testing::ReadFile;
+using testing::ToFloats;
 
 // w = code * scale for the layouts the converter writes, computed here independently of the converter.
 std::vector<float> DequantizeFp8(const Checkpoint& fp8, const std::string& module) {
@@ -57,7 +44,7 @@ TEST(ConvertFp8InputTest, EveryScaleLayoutDequantizesExactly) {
   for (const Case& c : {Case{"tensor", "static"}, Case{"block", "dynamic"}, Case{"channel", "none"}}) {
     SCOPED_TRACE(c.weight_scale);
     ScratchDir dir;
-    ConvertOptions fp8 = Options(model, dir / "fp8", "fp8");
+    ConvertOptions fp8 = testing::QuietConvert(model, dir / "fp8", "fp8");
     fp8.overrides.weight_scale = c.weight_scale;
     fp8.overrides.activations = c.activations;
     if (c.activations == "static") {
@@ -68,7 +55,7 @@ TEST(ConvertFp8InputTest, EveryScaleLayoutDequantizesExactly) {
       };
     }
     Convert(fp8);
-    Convert(Options(dir / "fp8", dir / "f32", "q0f32"));
+    Convert(testing::QuietConvert(dir / "fp8", dir / "f32", "q0f32"));
     const Checkpoint quantized = Checkpoint::Open(dir / "fp8");
     const Checkpoint dequantized = Checkpoint::Open(dir / "f32");
     EXPECT_FALSE(dequantized.config().contains("quantization_config"));
@@ -84,7 +71,7 @@ TEST(ConvertFp8InputTest, EveryScaleLayoutDequantizesExactly) {
     EXPECT_EQ(linears, 28);
 
     // And straight on to INT4: no scale tensor of the FP8 input survives.
-    Convert(Options(dir / "fp8", dir / "int4", "int4"));
+    Convert(testing::QuietConvert(dir / "fp8", dir / "int4", "int4"));
     const Checkpoint int4 = Checkpoint::Open(dir / "int4");
     EXPECT_EQ(int4.Find("model.layers.0.self_attn.q_proj.input_scale"), nullptr);
     EXPECT_EQ(int4.Find("model.layers.0.self_attn.q_proj.weight_scale_inv"), nullptr);

@@ -19,6 +19,7 @@
 #include "quant/int4_pack.h"
 #include "runtime/eval.h"
 #include "runtime/token_file.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -27,29 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
-
-std::vector<float> ToFloats(const TensorView& view) {
-  std::vector<float> values(view.num_elements());
-  DecodeToF32(view.dtype, view.bytes.data(), values.size(), values.data());
-  return values;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme, size_t threads = 2) {
-  ConvertOptions options;
-  options.model = model;
-  options.output = out;
-  options.scheme = scheme;
-  options.quiet = true;
-  options.threads = threads;
-  return options;
-}
+using testing::ReadFile;
+using testing::ToFloats;
 
 bool IsLinear(const std::string& name) { return name.find("_proj.weight") != std::string::npos; }
 
@@ -64,7 +44,7 @@ LayerwiseQuantizerFactory FactoryFor(const fs::path& tokens) {
 TEST(ConvertInt4Test, PackQuantizedLayoutMatchesCompressedTensors) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-bf16");
   ScratchDir dir;
-  const ConvertSummary summary = Convert(Options(model, dir / "out", "int4"));
+  const ConvertSummary summary = Convert(testing::QuietConvert(model, dir / "out", "int4"));
   EXPECT_EQ(summary.tensors_quantized, 28u);  // 4 layers x 7 linears
 
   const Checkpoint original = Checkpoint::Open(model);
@@ -131,7 +111,7 @@ TEST(ConvertInt4Test, PackQuantizedLayoutMatchesCompressedTensors) {
 TEST(ConvertInt4Test, ZeroPointsAndGroupSize) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
-  ConvertOptions options = Options(model, dir / "out", "int4");
+  ConvertOptions options = testing::QuietConvert(model, dir / "out", "int4");
   options.overrides.group_size = 64;
   options.overrides.zero_point = true;
   Convert(options);
@@ -156,8 +136,8 @@ TEST(ConvertInt4Test, ZeroPointsAndGroupSize) {
 TEST(ConvertInt4Test, MlcNamesAndDeterminismAcrossThreads) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
-  Convert(Options(model, dir / "one", "q4f16_1", 1));
-  Convert(Options(model, dir / "three", "q4f16_1", 3));
+  Convert(testing::QuietConvert(model, dir / "one", "q4f16_1", 1));
+  Convert(testing::QuietConvert(model, dir / "three", "q4f16_1", 3));
   const Checkpoint out = Checkpoint::Open(dir / "one");
   EXPECT_EQ(out.Get("model.layers.0.self_attn.q_proj.weight_scale").dtype, DType::kF16);
   EXPECT_EQ(out.Get("model.norm.weight").dtype, DType::kF16);  // kept tensors cast to F16
@@ -168,7 +148,7 @@ TEST(ConvertInt4Test, MlcNamesAndDeterminismAcrossThreads) {
 TEST(ConvertInt4Test, CalibratedMethodsNeedCalibrationData) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
-  ConvertOptions options = Options(model, dir / "out", "int4");
+  ConvertOptions options = testing::QuietConvert(model, dir / "out", "int4");
   options.overrides.method = "gptq";
   try {
     Convert(options);
@@ -186,13 +166,13 @@ TEST(ConvertInt4Test, GptqAndAwqBeatRoundToNearest) {
   const fs::path calib = model / "sample_text_ids.txt";
   const fs::path eval = model / "sample_tokens.txt";
   ScratchDir dir;
-  Convert(Options(model, dir / "rtn", "int4"));
+  Convert(testing::QuietConvert(model, dir / "rtn", "int4"));
   for (const std::string method : {"gptq", "awq"}) {
-    ConvertOptions one = Options(model, dir / (method + "1"), "int4", 1);
+    ConvertOptions one = testing::QuietConvert(model, dir / (method + "1"), "int4", 1);
     one.overrides.method = method;
     one.layerwise_quantizer = FactoryFor(calib);
     Convert(one);
-    ConvertOptions three = Options(model, dir / (method + "3"), "int4", 3);
+    ConvertOptions three = testing::QuietConvert(model, dir / (method + "3"), "int4", 3);
     three.overrides.method = method;
     three.layerwise_quantizer = FactoryFor(calib);
     Convert(three);
@@ -272,7 +252,7 @@ TEST(ConvertInt4Test, AwqScalesReachLinearsKeptInOtherFormats) {
 TEST(ConvertInt4Test, KeepRulesGiveLayersTheirOwnFormat) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
-  ConvertOptions options = Options(model, dir / "out", "int4");
+  ConvertOptions options = testing::QuietConvert(model, dir / "out", "int4");
   // First match wins: layer 0 is FP8 entirely, the other down_projs stay BF16, layer 1's attention uses g128.
   options.keep_rules = {"*.layers.0.*=fp8", "*.down_proj=bf16", "model.layers.1.self_attn.*=int4-g128"};
   Convert(options);
@@ -302,7 +282,7 @@ TEST(ConvertInt4Test, KeepRulesGiveLayersTheirOwnFormat) {
   const nlohmann::json ignore = q["ignore"];
   EXPECT_NE(std::find(ignore.begin(), ignore.end(), "model.layers.3.mlp.down_proj"), ignore.end());
 
-  ConvertOptions split = Options(model, dir / "split", "int4");
+  ConvertOptions split = testing::QuietConvert(model, dir / "split", "int4");
   split.keep_rules = {"*.q_proj=fp8"};
   try {
     Convert(split);
@@ -310,10 +290,10 @@ TEST(ConvertInt4Test, KeepRulesGiveLayersTheirOwnFormat) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("one fused module"), std::string::npos) << e.what();
   }
-  ConvertOptions fp8_scheme = Options(model, dir / "fp8", "fp8");
+  ConvertOptions fp8_scheme = testing::QuietConvert(model, dir / "fp8", "fp8");
   fp8_scheme.keep_rules = {"*.layers.0.*=int4"};
   EXPECT_THROW(Convert(fp8_scheme), Error);
-  ConvertOptions malformed = Options(model, dir / "bad", "int4");
+  ConvertOptions malformed = testing::QuietConvert(model, dir / "bad", "int4");
   malformed.keep_rules = {"*.layers.0.*=int3"};
   EXPECT_THROW(Convert(malformed), Error);
   EXPECT_FALSE(fs::exists(dir / "split"));
@@ -358,7 +338,7 @@ TEST(ConvertInt4Test, AutoMixFitsTheBudgetAndSpendsItWhereItHelps) {
   // Through convert: the plan's formats are what is written, and the report records them.
   const MixedPrecisionPlan plan = ChooseWithinBudget(groups, 4.5);
   ScratchDir dir;
-  ConvertOptions options = Options(model, dir / "mix", "q4bf16_1");
+  ConvertOptions options = testing::QuietConvert(model, dir / "mix", "q4bf16_1");
   options.auto_mix_bits = 4.5;
   options.mixed_precision_planner = [&](const Checkpoint&, const QuantScheme&, const std::vector<std::string>& m,
                                         double bits, ThreadPool&) {

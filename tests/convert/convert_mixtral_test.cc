@@ -1,14 +1,19 @@
 // Mixtral conversion on a synthetic checkpoint: a scale per expert (w1/w3 of one expert sharing it, as vLLM's
 // fused w13 needs), the router kept, and static input scales shared across a layer's experts.
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <random>
+#include <sstream>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "calib/layerwise_int4.h"
 #include "convert/convert.h"
 #include "io/checkpoint.h"
 #include "numeric/convert_rows.h"
+#include "runtime/transformer.h"
 #include "synth/synth_checkpoint.h"
 #include "test_util.h"
 
@@ -99,6 +104,55 @@ TEST_F(ConvertMixtralTest, StaticInputScalesAreSharedByALayersExperts) {
       EXPECT_EQ(ScalarOf(out, p + std::to_string(e) + ".w3.input_scale"), w13);
       EXPECT_EQ(ScalarOf(out, p + std::to_string(e) + ".w2.input_scale"), w2);
     }
+  }
+}
+
+// GPTQ and AWQ over experts: each expert calibrated on the tokens routed to it (experts share no statistics), the
+// router kept, output deterministic at any thread count, and the result runs.
+TEST_F(ConvertMixtralTest, Int4GptqAndAwqCalibratePerExpert) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> token(0, 255);
+  std::vector<TokenSequence> sequences(4, TokenSequence(24));
+  for (TokenSequence& sequence : sequences) {
+    for (int32_t& id : sequence) id = token(rng);
+  }
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  };
+  for (const std::string method : {"gptq", "awq"}) {
+    SCOPED_TRACE(method);
+    std::string bytes;
+    for (const size_t threads : {1, 3}) {
+      ConvertOptions options;
+      options.model = scratch_ / "mixtral";
+      options.output = scratch_ / (method + std::to_string(threads));
+      options.scheme = "int4";
+      options.overrides.method = method;
+      options.quiet = true;
+      options.threads = threads;
+      options.layerwise_quantizer = [&](const Checkpoint& original, const QuantScheme& scheme, ThreadPool& pool) {
+        return NewLayerwiseInt4Quantizer(original, scheme, sequences, pool);
+      };
+      const ConvertSummary summary = Convert(options);
+      EXPECT_NE(summary.report["calibration"].get<std::string>().find(method), std::string::npos);
+      const std::string written = read(options.output / "model.safetensors");
+      if (bytes.empty()) {
+        bytes = written;
+      } else {
+        EXPECT_EQ(written, bytes) << "output depends on the thread count";
+      }
+    }
+    const Checkpoint out = Checkpoint::Open(scratch_ / (method + "1"));
+    EXPECT_NE(out.Find("model.layers.0.block_sparse_moe.experts.3.w2.weight_packed"), nullptr);
+    EXPECT_EQ(out.Get("model.layers.0.block_sparse_moe.gate.weight").dtype, DType::kBF16);
+    const Transformer model(out);
+    KvCache cache = model.NewCache();
+    ThreadPool pool(2);
+    const std::vector<float> logits = model.Forward(sequences[0], cache, pool, LogitsFor::kAll);
+    for (float v : logits) ASSERT_TRUE(std::isfinite(v));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "numeric/convert_rows.h"
 #include "numeric/fp8.h"
 #include "numeric/half.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -20,33 +21,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
-
-std::vector<float> ToFloats(const TensorView& view) {
-  std::vector<float> values(view.num_elements());
-  DecodeToF32(view.dtype, view.bytes.data(), values.size(), values.data());
-  return values;
-}
+using testing::ReadFile;
+using testing::ToFloats;
 
 nlohmann::json ReadJson(const fs::path& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme) {
-  ConvertOptions options;
-  options.model = model;
-  options.output = out;
-  options.scheme = scheme;
-  options.quiet = true;
-  options.threads = 2;
-  return options;
 }
 
 // Checks every linear of `out` against `original`: FP8 dtype, scale shape, and |w - q*s| within half an E4M3 step.
@@ -99,7 +79,7 @@ TEST(ConvertTest, Fp8PerTensorOnRealModelWritesVllmCheckpoint) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
   const fs::path out = scratch / "fp8";
-  const ConvertSummary summary = Convert(Options(model, out, "fp8"));
+  const ConvertSummary summary = Convert(testing::QuietConvert(model, out, "fp8"));
   EXPECT_EQ(summary.tensors_quantized, 4u * 7u);
   EXPECT_EQ(summary.tensors_kept, 38u - 28u);
   EXPECT_FALSE(fs::exists(scratch / "fp8.partial"));
@@ -152,7 +132,7 @@ TEST(ConvertTest, ChannelAndBlockScalesOnGroupedQueryModel) {
   const Checkpoint original = Checkpoint::Open(model);
   {
     ScratchDir scratch;
-    ConvertOptions options = Options(model, scratch / "channel", "fp8");
+    ConvertOptions options = testing::QuietConvert(model, scratch / "channel", "fp8");
     options.overrides.weight_scale = "channel";
     Convert(options);
     const nlohmann::json q = ReadJson(scratch / "channel" / "config.json")["quantization_config"];
@@ -170,7 +150,7 @@ TEST(ConvertTest, ChannelAndBlockScalesOnGroupedQueryModel) {
   }
   {
     ScratchDir scratch;
-    ConvertOptions options = Options(model, scratch / "block", "fp8");
+    ConvertOptions options = testing::QuietConvert(model, scratch / "block", "fp8");
     options.overrides.weight_scale = "block";
     Convert(options);
     const nlohmann::json q = ReadJson(scratch / "block" / "config.json")["quantization_config"];
@@ -185,15 +165,15 @@ TEST(ConvertTest, ShardedAndSingleFileInputsGiveIdenticalOutput) {
   OCTET_REQUIRE_SHARED_MODEL(single, "aidreams260K");
   OCTET_REQUIRE_SHARED_MODEL(sharded, "aidreams260K-sharded");
   ScratchDir scratch;
-  Convert(Options(single, scratch / "a", "fp8"));
-  Convert(Options(sharded, scratch / "b", "fp8"));
+  Convert(testing::QuietConvert(single, scratch / "a", "fp8"));
+  Convert(testing::QuietConvert(sharded, scratch / "b", "fp8"));
   EXPECT_EQ(ReadFile(scratch / "a" / "model.safetensors"), ReadFile(scratch / "b" / "model.safetensors"));
 }
 
 TEST(ConvertTest, Bf16InputConvertsWithinRounding) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-bf16");
   ScratchDir scratch;
-  Convert(Options(model, scratch / "fp8", "fp8"));
+  Convert(testing::QuietConvert(model, scratch / "fp8", "fp8"));
   const Checkpoint original = Checkpoint::Open(model);
   const Checkpoint converted = Checkpoint::Open(scratch / "fp8");
   ExpectFp8WithinRounding(original, converted, WeightScale::kTensor);
@@ -204,7 +184,7 @@ TEST(ConvertTest, OutputIsByteIdenticalAtAnyThreadCount) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K-sharded");
   ScratchDir scratch;
   for (const std::string scale : {"tensor", "channel", "block"}) {
-    ConvertOptions one = Options(model, scratch / ("t1-" + scale), "fp8");
+    ConvertOptions one = testing::QuietConvert(model, scratch / ("t1-" + scale), "fp8");
     one.threads = 1;
     one.overrides.weight_scale = scale;
     one.max_shard_bytes = 150'000;  // several shards, to cover the index too
@@ -230,7 +210,7 @@ TEST(ConvertTest, OutputIsByteIdenticalAtAnyThreadCount) {
 TEST(ConvertTest, DtypeOnlySchemesCastEveryFloatTensor) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model, scratch / "f16", "q0f16"));
+  Convert(testing::QuietConvert(model, scratch / "f16", "q0f16"));
   const nlohmann::json config = ReadJson(scratch / "f16" / "config.json");
   EXPECT_FALSE(config.contains("quantization_config"));
   EXPECT_EQ(config["torch_dtype"], "float16");
@@ -248,7 +228,7 @@ TEST(ConvertTest, DtypeOnlySchemesCastEveryFloatTensor) {
 TEST(ConvertTest, E5m2CastsWithoutScaleAndIsNotMistakenForVllmFp8) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model, scratch / "e5m2", "e5m2_e5m2_f16"));
+  Convert(testing::QuietConvert(model, scratch / "e5m2", "e5m2_e5m2_f16"));
   const nlohmann::json q = ReadJson(scratch / "e5m2" / "config.json")["quantization_config"];
   EXPECT_EQ(q["quant_method"], "octet");
   EXPECT_EQ(q["weight_format"], "e5m2");
@@ -268,7 +248,7 @@ TEST(ConvertTest, StaticActivationsWithoutCalibrationStopWithAClearMessage) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
   try {
-    Convert(Options(model, scratch / "out", "e4m3_e4m3_f16"));
+    Convert(testing::QuietConvert(model, scratch / "out", "e4m3_e4m3_f16"));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("need calibration: pass --calib-data"), std::string::npos) << e.what();
@@ -280,7 +260,7 @@ TEST(ConvertTest, StaticActivationsWithoutCalibrationStopWithAClearMessage) {
 TEST(ConvertTest, StaticScalesFromCalibratorAreSharedAcrossFusedSiblings) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
-  ConvertOptions options = Options(model, scratch / "static", "fp8");
+  ConvertOptions options = testing::QuietConvert(model, scratch / "static", "fp8");
   options.overrides.activations = "static";
   std::vector<std::string> asked;
   options.calibrator = [&](const Checkpoint&, const std::vector<std::string>& modules) {
@@ -310,7 +290,7 @@ TEST(ConvertTest, StaticScalesFromCalibratorAreSharedAcrossFusedSiblings) {
 TEST(ConvertTest, IgnoreKeepsModulesAndRefusesSplittingFusedSiblings) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
-  ConvertOptions options = Options(model, scratch / "ignored", "fp8");
+  ConvertOptions options = testing::QuietConvert(model, scratch / "ignored", "fp8");
   options.ignore_globs = {"*.layers.0.*"};
   const ConvertSummary summary = Convert(options);
   EXPECT_EQ(summary.tensors_quantized, 3u * 7u);
@@ -327,9 +307,9 @@ TEST(ConvertTest, IgnoreKeepsModulesAndRefusesSplittingFusedSiblings) {
 TEST(ConvertTest, ExistingOutputIsRefusedUnlessOverwrite) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model, scratch / "out", "fp8"));
-  EXPECT_THROW(Convert(Options(model, scratch / "out", "fp8")), Error);
-  ConvertOptions again = Options(model, scratch / "out", "q0bf16");
+  Convert(testing::QuietConvert(model, scratch / "out", "fp8"));
+  EXPECT_THROW(Convert(testing::QuietConvert(model, scratch / "out", "fp8")), Error);
+  ConvertOptions again = testing::QuietConvert(model, scratch / "out", "q0bf16");
   again.overwrite = true;
   Convert(again);
   EXPECT_EQ(ReadJson(scratch / "out" / "config.json")["torch_dtype"], "bfloat16");

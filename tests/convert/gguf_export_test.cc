@@ -27,6 +27,7 @@
 #include "runtime/mixtral_builder.h"
 #include "runtime/scratch_checkpoint.h"
 #include "runtime/transformer.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "tokenizer/load_tokenizer.h"
 #include "tokenizer/tokenizer_test_util.h"
@@ -43,28 +44,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
-
-ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme, size_t threads = 2) {
-  ConvertOptions options;
-  options.model = model;
-  options.output = out;
-  options.scheme = scheme;
-  options.quiet = true;
-  options.threads = threads;
-  return options;
-}
+using testing::ReadFile;
+using testing::ToFloats;
 
 std::vector<float> RowsF32(const TensorView& view) {
   std::vector<float> values(view.num_elements());
   std::memcpy(values.data(), view.bytes.data(), view.bytes.size());  // aidreams260K is F32
   return values;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 // LlamaModel.permute written as the numpy reshape/swapaxes it is: view [heads, 2, hd/2, cols], swap axes 1 and 2.
@@ -212,7 +198,7 @@ TEST(GgufExport, AidreamsQ8_0HasLlamaCppTensorsMetadataAndBlocks) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
   const fs::path out = scratch / "aidreams260K-Q8_0.gguf";
-  const ConvertSummary summary = Convert(Options(model_dir, out, "Q8_0"));
+  const ConvertSummary summary = Convert(testing::QuietConvert(model_dir, out, "Q8_0"));
   const GgufFile file = GgufFile::Open(out);
   const Checkpoint model = Checkpoint::Open(model_dir);
   const auto table = AidreamsTable(GgmlType::kQ8_0);
@@ -290,7 +276,7 @@ TEST(GgufExport, AidreamsQ8_0HasLlamaCppTensorsMetadataAndBlocks) {
 TEST(GgufExport, ExportedVocabularyTokenizesLikeTheModel) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "v.gguf", "F32"));
+  Convert(testing::QuietConvert(model_dir, scratch / "v.gguf", "F32"));
   const auto tokenizer = LoadTokenizer(scratch / "v.gguf");
   std::ifstream texts(model_dir / "sample_text.txt");
   std::ifstream ids(model_dir / "sample_text_ids.txt");
@@ -359,8 +345,8 @@ INSTANTIATE_TEST_SUITE_P(Flavours, GgufByteLevelExport,
 TEST(GgufExport, Q4_0BlocksEqualGgmlReferenceOnPermutedRowsAtAnyThreadCount) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "a.gguf", "q4_0", 1));
-  Convert(Options(model_dir, scratch / "b.gguf", "Q4_0", 3));
+  Convert(testing::QuietConvert(model_dir, scratch / "a.gguf", "q4_0", 1));
+  Convert(testing::QuietConvert(model_dir, scratch / "b.gguf", "Q4_0", 3));
   EXPECT_TRUE(ReadFile(scratch / "a.gguf") == ReadFile(scratch / "b.gguf")) << "output depends on --threads";
   const GgufFile file = GgufFile::Open(scratch / "a.gguf");
   EXPECT_EQ(file.GetUint("general.file_type"), 2u);  // LLAMA_FTYPE_MOSTLY_Q4_0
@@ -376,12 +362,12 @@ TEST(GgufExport, Q4_0BlocksEqualGgmlReferenceOnPermutedRowsAtAnyThreadCount) {
 TEST(GgufExport, F16AndBf16KeepNormsF32) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "h.gguf", "F16"));
+  Convert(testing::QuietConvert(model_dir, scratch / "h.gguf", "F16"));
   const GgufFile file = GgufFile::Open(scratch / "h.gguf");
   ExpectTensorTable(file, AidreamsTable(GgmlType::kF16));
   ExpectData(file, Checkpoint::Open(model_dir), AidreamsTable(GgmlType::kF16));
   EXPECT_EQ(file.GetUint("general.file_type"), 1u);
-  ConvertOptions bf16 = Options(model_dir, scratch / "bf16-out", "BF16");
+  ConvertOptions bf16 = testing::QuietConvert(model_dir, scratch / "bf16-out", "BF16");
   bf16.format = "gguf";  // a path without .gguf, GGUF chosen by --format
   Convert(bf16);
   const GgufFile b = GgufFile::Open(scratch / "bf16-out");
@@ -393,7 +379,7 @@ TEST(GgufExport, F16AndBf16KeepNormsF32) {
 TEST(GgufExport, F32RoundTripThroughImportIsBitIdentical) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "f32.gguf", "F32"));
+  Convert(testing::QuietConvert(model_dir, scratch / "f32.gguf", "F32"));
   const GgufFile file = GgufFile::Open(scratch / "f32.gguf");
   ExpectTensorTable(file, AidreamsTable(GgmlType::kF32));
   EXPECT_EQ(file.GetUint("general.file_type"), 0u);
@@ -425,7 +411,7 @@ TEST(GgufExport, F32RoundTripThroughImportIsBitIdentical) {
 TEST(GgufImport, RuntimeLogitsOnImportedModelEqualTheOriginal) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "f32.gguf", "F32"));
+  Convert(testing::QuietConvert(model_dir, scratch / "f32.gguf", "F32"));
   fs::create_directories(scratch / "imported");
   ImportGgufCheckpoint(scratch / "f32.gguf", scratch / "imported", 2);
   const Checkpoint original = Checkpoint::Open(model_dir);
@@ -446,8 +432,8 @@ TEST(GgufImport, RuntimeLogitsOnImportedModelEqualTheOriginal) {
 TEST(GgufImport, Q8_0GgufBecomesFp8Checkpoint) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "q8.gguf", "Q8_0"));
-  Convert(Options(scratch / "q8.gguf", scratch / "fp8", "fp8"));
+  Convert(testing::QuietConvert(model_dir, scratch / "q8.gguf", "Q8_0"));
+  Convert(testing::QuietConvert(scratch / "q8.gguf", scratch / "fp8", "fp8"));
   const Checkpoint fp8 = Checkpoint::Open(scratch / "fp8");
   EXPECT_EQ(fp8.Get("model.layers.0.self_attn.q_proj.weight").dtype, DType::kF8E4M3);
   EXPECT_EQ(fp8.Get("model.layers.0.mlp.down_proj.weight").dtype, DType::kF8E4M3);
@@ -473,9 +459,9 @@ TEST(GgufImport, Q8_0GgufBecomesFp8Checkpoint) {
 TEST(GgufImport, GgufToGgufEqualsDirectExport) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "f32.gguf", "F32"));
-  Convert(Options(model_dir, scratch / "direct.gguf", "Q8_0"));
-  Convert(Options(scratch / "f32.gguf", scratch / "via.gguf", "Q8_0"));
+  Convert(testing::QuietConvert(model_dir, scratch / "f32.gguf", "F32"));
+  Convert(testing::QuietConvert(model_dir, scratch / "direct.gguf", "Q8_0"));
+  Convert(testing::QuietConvert(scratch / "f32.gguf", scratch / "via.gguf", "Q8_0"));
   EXPECT_TRUE(ReadFile(scratch / "direct.gguf") == ReadFile(scratch / "via.gguf"));
 }
 
@@ -487,7 +473,7 @@ TEST(GgufExport, MixtralExpertsAreMergedAndSplitBack) {
   for (size_t i = 0; i < router.size(); ++i) router[i] = std::sin(0.37f * static_cast<float>(i));
   fs::create_directories(scratch / "mixtral");
   testing::WriteMixtral(llama, scratch / "mixtral", 3, 2, router);
-  Convert(Options(scratch / "mixtral", scratch / "m.gguf", "Q8_0"));
+  Convert(testing::QuietConvert(scratch / "mixtral", scratch / "m.gguf", "Q8_0"));
   const GgufFile q8 = GgufFile::Open(scratch / "m.gguf");
   EXPECT_EQ(q8.GetUint("llama.expert_count"), 3u);
   EXPECT_EQ(q8.GetUint("llama.expert_used_count"), 2u);
@@ -507,7 +493,7 @@ TEST(GgufExport, MixtralExpertsAreMergedAndSplitBack) {
   EXPECT_EQ(q8.tensors().size(), 1u + 4u * 10u + 1u);
 
   // Contents: F32 export holds torch.stack(dim=0) of the experts; importing splits it back bit for bit.
-  Convert(Options(scratch / "mixtral", scratch / "m32.gguf", "F32"));
+  Convert(testing::QuietConvert(scratch / "mixtral", scratch / "m32.gguf", "F32"));
   const GgufFile f32 = GgufFile::Open(scratch / "m32.gguf");
   const Checkpoint mixtral = Checkpoint::Open(scratch / "mixtral");
   std::vector<std::byte> stacked;
@@ -545,7 +531,7 @@ void ExpectError(const std::function<void()>& body, const std::string& fragment)
 TEST(GgufExport, GqaKeysArePermutedWithKvHeads) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "stories260K");
   ScratchDir scratch;
-  Convert(Options(model_dir, scratch / "s.gguf", "F32"));
+  Convert(testing::QuietConvert(model_dir, scratch / "s.gguf", "F32"));
   const GgufFile file = GgufFile::Open(scratch / "s.gguf");
   const Checkpoint model = Checkpoint::Open(model_dir);
   EXPECT_EQ(file.GetUint("llama.attention.head_count"), 8u);
@@ -581,7 +567,7 @@ TEST(GgufExport, SentencePieceTokenizerIsCarried) {
       "--input=" + (model_dir / "sample_text.txt").string() + " --model_prefix=" + (scratch / "m" / "tokenizer").string() +
       " --vocab_size=500 --model_type=bpe --byte_fallback=true --character_coverage=1.0 --minloglevel=2");
   ASSERT_TRUE(status.ok()) << status.ToString();
-  Convert(Options(scratch / "m", scratch / "sp.gguf", "F16"));
+  Convert(testing::QuietConvert(scratch / "m", scratch / "sp.gguf", "F16"));
   const GgufFile file = GgufFile::Open(scratch / "sp.gguf");
   sentencepiece::SentencePieceProcessor sp;
   ASSERT_TRUE(sp.Load((scratch / "m" / "tokenizer.model").string()).ok());
@@ -624,7 +610,7 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   std::ofstream(scratch / "m" / "config.json") << config.dump(2);
-  Convert(Options(scratch / "m", scratch / "r.gguf", "F32"));
+  Convert(testing::QuietConvert(scratch / "m", scratch / "r.gguf", "F32"));
   const GgufFile file = GgufFile::Open(scratch / "r.gguf");
   const GgufTensorInfo* freqs = file.FindTensor("rope_freqs.weight");
   ASSERT_NE(freqs, nullptr);
@@ -659,7 +645,7 @@ TEST(GgufExport, Llama3RopeScalingBecomesRopeFreqs) {
   EXPECT_EQ(Checkpoint::Open(scratch / "back").Find("rope_freqs.weight"), nullptr);
   config["rope_scaling"]["high_freq_factor"] = 3.0;
   std::ofstream(scratch / "m" / "config.json") << config.dump(2);
-  Convert(Options(scratch / "m", scratch / "r3.gguf", "F32"));
+  Convert(testing::QuietConvert(scratch / "m", scratch / "r3.gguf", "F32"));
   fs::create_directories(scratch / "back3");
   ExpectError([&] { ImportGgufCheckpoint(scratch / "r3.gguf", scratch / "back3", 1); }, "rope_freqs.weight");
 }
@@ -679,7 +665,7 @@ TEST(GgufExport, UntiedOutputHead) {
   config["tie_word_embeddings"] = false;
   fs::create_directories(scratch / "m");
   set.Write(scratch / "m", config);
-  Convert(Options(scratch / "m", scratch / "u.gguf", "Q4_0"));
+  Convert(testing::QuietConvert(scratch / "m", scratch / "u.gguf", "Q4_0"));
   const GgufFile file = GgufFile::Open(scratch / "u.gguf");
   ASSERT_NE(file.FindTensor("output.weight"), nullptr);
   EXPECT_EQ(file.FindTensor("output.weight")->type, GgmlType::kQ8_0);
@@ -710,16 +696,15 @@ TEST(GgufExport, TensorTypePolicy) {
   EXPECT_EQ(ParseGgufFileType("Q4_K"), std::nullopt);
 }
 
-
 TEST(GgufConvertErrors, ImpossibleCombinationsAreRefusedClearly) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");
   ScratchDir scratch;
-  ExpectError([&] { Convert(Options(model_dir, scratch / "x.gguf", "fp8")); }, "cannot be written to GGUF");
-  ExpectError([&] { Convert(Options(model_dir, scratch / "dir", "Q4_0")); }, "is a llama.cpp (GGUF) type");
-  ConvertOptions bad_format = Options(model_dir, scratch / "y", "fp8");
+  ExpectError([&] { Convert(testing::QuietConvert(model_dir, scratch / "x.gguf", "fp8")); }, "cannot be written to GGUF");
+  ExpectError([&] { Convert(testing::QuietConvert(model_dir, scratch / "dir", "Q4_0")); }, "is a llama.cpp (GGUF) type");
+  ConvertOptions bad_format = testing::QuietConvert(model_dir, scratch / "y", "fp8");
   bad_format.format = "onnx";
   ExpectError([&] { Convert(bad_format); }, "--format onnx");
-  ConvertOptions ignore = Options(model_dir, scratch / "z.gguf", "Q8_0");
+  ConvertOptions ignore = testing::QuietConvert(model_dir, scratch / "z.gguf", "Q8_0");
   ignore.ignore_globs = {"*.layers.0.*"};
   ExpectError([&] { Convert(ignore); }, "do not apply to GGUF output");
   EXPECT_FALSE(fs::exists(scratch / "x.gguf"));
@@ -747,7 +732,7 @@ TEST(GgufConvertErrors, NonFiniteWeightIsRefused) {
   }
   fs::create_directories(scratch / "m");
   set.Write(scratch / "m", llama.config());
-  ExpectError([&] { Convert(Options(scratch / "m", scratch / "n.gguf", "Q8_0")); },
+  ExpectError([&] { Convert(testing::QuietConvert(scratch / "m", scratch / "n.gguf", "Q8_0")); },
               "tensor 'model.layers.2.mlp.up_proj.weight' has a non-finite weight (nan) at element [5, 7]; octet "
               "refuses NaN/Inf weights");
   EXPECT_FALSE(fs::exists(scratch / "n.gguf"));
@@ -782,10 +767,10 @@ TEST(GgufImportErrors, UnsupportedInputsNameTheProblem) {
   // A truncated GGUF is refused by the reader, through Convert, and leaves no output or scratch behind.
   const std::string whole = ReadFile(scratch / "k.gguf");
   std::ofstream(scratch / "t.gguf", std::ios::binary) << whole.substr(0, whole.size() / 2);
-  ExpectError([&] { Convert(Options(scratch / "t.gguf", scratch / "t-out", "fp8")); }, "t.gguf");
+  ExpectError([&] { Convert(testing::QuietConvert(scratch / "t.gguf", scratch / "t-out", "fp8")); }, "t.gguf");
   EXPECT_FALSE(fs::exists(scratch / "t-out"));
   // A llama.cpp type with a directory output is refused before anything is imported.
-  ExpectError([&] { Convert(Options(scratch / "k.gguf", scratch / "k-out", "Q4_0")); }, "is a llama.cpp (GGUF) type");
+  ExpectError([&] { Convert(testing::QuietConvert(scratch / "k.gguf", scratch / "k-out", "Q4_0")); }, "is a llama.cpp (GGUF) type");
   EXPECT_FALSE(fs::exists(scratch / "t-out.octet-gguf-import.partial"));
 }
 
