@@ -210,7 +210,7 @@ TEST(ConvertInt4Test, AwqScalesReachLinearsKeptInOtherFormats) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
   const auto convert = [&](const std::string& name, std::vector<std::string> keep) {
-    ConvertOptions options = Options(model, dir / name, "int4");
+    ConvertOptions options = testing::QuietConvert(model, dir / name, "int4");
     options.overrides.method = "awq";
     options.layerwise_quantizer = FactoryFor(model / "sample_text_ids.txt");
     options.keep_rules = std::move(keep);

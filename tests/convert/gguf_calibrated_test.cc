@@ -6,9 +6,6 @@
 // folded norms and its rescaled F16 ffn_down are written; impossible option combinations are refused with one line.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,11 +15,11 @@
 #include "convert/gguf_export.h"
 #include "io/checkpoint.h"
 #include "io/gguf_reader.h"
-#include "numeric/convert_rows.h"
 #include "runtime/eval.h"
 #include "runtime/mixtral_builder.h"
 #include "runtime/token_file.h"
 #include "runtime/transformer.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -31,30 +28,10 @@ namespace octet {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::QuietConvert;
+using testing::ReadFile;
 using testing::ScratchDir;
-
-ConvertOptions Options(const fs::path& model, const fs::path& out, const std::string& scheme, size_t threads = 2) {
-  ConvertOptions options;
-  options.model = model;
-  options.output = out;
-  options.scheme = scheme;
-  options.quiet = true;
-  options.threads = threads;
-  return options;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-std::vector<float> ToFloats(const TensorView& view) {
-  std::vector<float> values(view.num_elements());
-  DecodeToF32(view.dtype, view.bytes.data(), values.size(), values.data());
-  return values;
-}
+using testing::ToFloats;
 
 // A GGUF tensor dequantized to F32, in its stored row order.
 std::vector<float> GgufFloats(const GgufFile& file, const std::string& name) {
@@ -114,10 +91,10 @@ class RecordingRtnQuantizer : public LayerwiseQuantizer {
 TEST(GgufCalibrated, LayerwisePathWithRoundToNearestEqualsPlainQ4_0Export) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   ScratchDir dir;
-  Convert(Options(model, dir / "plain.gguf", "Q4_0"));
+  Convert(QuietConvert(model, dir / "plain.gguf", "Q4_0"));
   std::vector<std::string> log;
   QuantScheme seen;
-  ConvertOptions options = Options(model, dir / "layerwise.gguf", "Q4_0");
+  ConvertOptions options = QuietConvert(model, dir / "layerwise.gguf", "Q4_0");
   options.overrides.method = "gptq";
   options.layerwise_quantizer = [&](const Checkpoint& original, const QuantScheme& scheme, ThreadPool&) {
     seen = scheme;
@@ -160,9 +137,9 @@ TEST(GgufCalibrated, MixtralExpertsAreQuantizedOneByOne) {
   for (size_t i = 0; i < router.size(); ++i) router[i] = std::sin(0.37f * static_cast<float>(i));
   fs::create_directories(dir / "mixtral");
   testing::WriteMixtral(Checkpoint::Open(model), dir / "mixtral", 3, 2, router);
-  Convert(Options(dir / "mixtral", dir / "plain.gguf", "Q4_0"));
+  Convert(QuietConvert(dir / "mixtral", dir / "plain.gguf", "Q4_0"));
   std::vector<std::string> log;
-  ConvertOptions options = Options(dir / "mixtral", dir / "layerwise.gguf", "Q4_0");
+  ConvertOptions options = QuietConvert(dir / "mixtral", dir / "layerwise.gguf", "Q4_0");
   options.overrides.method = "awq";
   options.layerwise_quantizer = [&](const Checkpoint& original, const QuantScheme&, ThreadPool&) {
     return std::unique_ptr<LayerwiseQuantizer>(new RecordingRtnQuantizer(original, log));
@@ -178,7 +155,8 @@ TEST(GgufCalibrated, MixtralExpertsAreQuantizedOneByOne) {
   const fs::path calib = model / "sample_text_ids.txt";
   for (const std::string method : {"gptq", "awq"}) {
     for (size_t threads : {1, 3}) {
-      ConvertOptions real = Options(dir / "mixtral", dir / fmt::format("{}{}.gguf", method, threads), "Q4_0", threads);
+      const fs::path out = dir / fmt::format("{}{}.gguf", method, threads);
+      ConvertOptions real = QuietConvert(dir / "mixtral", out, "Q4_0", threads);
       real.overrides.method = method;
       real.layerwise_quantizer = FactoryFor(calib);
       Convert(real);
@@ -198,26 +176,26 @@ TEST(GgufCalibrated, GptqAndAwqQ4_0BeatPlainQ4_0AndAreDeterministic) {
   OCTET_REQUIRE_SHARED_MODEL(model, "aidreams260K");
   const fs::path calib = model / "sample_text_ids.txt";
   ScratchDir dir;
-  Convert(Options(model, dir / "plain.gguf", "Q4_0"));
+  Convert(QuietConvert(model, dir / "plain.gguf", "Q4_0"));
   // GPTQ at 1 thread through the CLI (its --calib-data wiring) and at 3 threads through Convert().
   const auto cli = testing::RunCli(fmt::format("convert {} -q Q4_0 --method gptq --calib-data {} --threads 1 -o {}",
                                                model.string(), calib.string(), (dir / "gptq1.gguf").string()));
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   EXPECT_NE(cli.output.find("Q4_0 codes by gptq over"), std::string::npos) << cli.output;
-  ConvertOptions gptq3 = Options(model, dir / "gptq3.gguf", "Q4_0", 3);
+  ConvertOptions gptq3 = QuietConvert(model, dir / "gptq3.gguf", "Q4_0", 3);
   gptq3.overrides.method = "gptq";
   gptq3.layerwise_quantizer = FactoryFor(calib);
   Convert(gptq3);
   EXPECT_TRUE(ReadFile(dir / "gptq1.gguf") == ReadFile(dir / "gptq3.gguf")) << "GPTQ Q4_0 depends on --threads";
   EXPECT_FALSE(ReadFile(dir / "gptq1.gguf") == ReadFile(dir / "plain.gguf"));
   // GGUF in (F32), careful Q4_0 out: the imported checkpoint calibrates to the same file.
-  Convert(Options(model, dir / "f32.gguf", "F32"));
-  ConvertOptions via = Options(dir / "f32.gguf", dir / "via.gguf", "Q4_0");
+  Convert(QuietConvert(model, dir / "f32.gguf", "F32"));
+  ConvertOptions via = QuietConvert(dir / "f32.gguf", dir / "via.gguf", "Q4_0");
   via.overrides.method = "gptq";
   via.layerwise_quantizer = FactoryFor(calib);
   Convert(via);
   EXPECT_TRUE(ReadFile(dir / "via.gguf") == ReadFile(dir / "gptq1.gguf"));
-  ConvertOptions awq = Options(model, dir / "awq.gguf", "Q4_0", 2);
+  ConvertOptions awq = QuietConvert(model, dir / "awq.gguf", "Q4_0", 2);
   awq.overrides.method = "awq";
   awq.layerwise_quantizer = FactoryFor(calib);
   Convert(awq);
@@ -255,7 +233,7 @@ TEST(GgufCalibrated, GptqAndAwqQ4_0BeatPlainQ4_0AndAreDeterministic) {
   ThreadPool pool(2);
   const auto kld = [&](const std::string& name) {
     // Q4_0, Q8_0 and F16 blocks dequantize exactly to F32, so the imported q0f32 checkpoint runs the GGUF's weights.
-    Convert(Options(dir / (name + ".gguf"), dir / name, "q0f32"));
+    Convert(QuietConvert(dir / (name + ".gguf"), dir / name, "q0f32"));
     const Checkpoint checkpoint = Checkpoint::Open(dir / name);
     const Transformer model_q(checkpoint);
     const EvalMetrics metrics = Evaluate(model_q, &reference, sequences, pool);
@@ -282,7 +260,7 @@ TEST(GgufCalibrated, ImpossibleCombinationsAreRefusedBeforeAnyWork) {
   const fs::path calib = model / "sample_text_ids.txt";
   ScratchDir dir;
   const auto with = [&](const std::string& scheme, const std::function<void(ConvertOptions&)>& edit) {
-    ConvertOptions options = Options(model, dir / "x.gguf", scheme);
+    ConvertOptions options = QuietConvert(model, dir / "x.gguf", scheme);
     edit(options);
     return [options] { Convert(options); };
   };
