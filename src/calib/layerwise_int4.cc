@@ -122,8 +122,8 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
       GptqOptions options;
       options.name = module;
       // llm-compressor's MSE observer for the static groups' scales. Only the compressed-tensors grid reads
-      // mse_grid; on ggml's Q4_0 grid (GGUF output) GPTQ keeps ggml's own scale d = max / -8, so the blocks stay
-      // what llama.cpp's reference would choose for the (error-compensated) weights.
+      // mse_grid; on ggml's Q4_0 grid (GGUF output) the static groups keep ggml's own d = max / -8 of the
+      // weight's block, and GPTQ chooses only the nibbles.
       Int4Params gptq_params = params;
       gptq_params.mse_grid = 100;
       m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), gptq_params, options, &pool_);
@@ -138,8 +138,8 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
 
   std::vector<float> Replacement(const std::string& name) override {
     if (const auto it = replaced_norms_.find(name); it != replaced_norms_.end()) return it->second;
-    // A linear the converter keeps in a float type (a GGUF row length not divisible by 32, a --keep rule) while
-    // AWQ scaled its neighbour: its weight must carry the compensating scales too, or the model changes (up_proj's
+    // A linear the converter keeps out of INT4 (F16 for a GGUF row length not divisible by 32; BF16 or FP8 by a
+    // --keep rule) while AWQ scaled its neighbour: its weight must carry the compensating scales too, or the model changes (up_proj's
     // rows divided by down_proj's s need down_proj's columns multiplied by s, quantized or not).
     if (!name.ends_with(".weight")) return {};
     const std::string module = name.substr(0, name.size() - 7);

@@ -7,6 +7,8 @@
 //                  Hessian of its inputs (quant/gptq.h); linears that read the same input (q/k/v, gate/up, an
 //                  expert's w1/w3) share one;
 //   Quantize       quantizes one linear of layer i from those statistics and keeps its dequantized weight;
+//   Replacement    AWQ's folded norm weights, and the weight of a linear the converter keeps out of INT4
+//                  (GGUF's F16 fallback, a --keep rule) with the scales AWQ gave its neighbours applied;
 //   EndLayer(i)    runs layer i again with the dequantized weights to produce layer i+1's inputs, and drops
 //                  layer i's statistics and weights.
 // So errors of earlier layers are seen and compensated by later ones (the "sequential" pipeline of GPTQ and

@@ -30,9 +30,9 @@ class LayerwiseQuantizer {
   virtual Int4Matrix Quantize(const std::string& module, std::vector<float> weight, int64_t rows, int64_t cols,
                               const Int4Params& params) = 0;
   // Values to write instead of tensor `name`'s own, or empty to keep them (AWQ folds its per-channel input scales
-  // into the RMSNorm weight before the linears it scaled, and into a linear the converter keeps unquantized whose
-  // neighbour it scaled). Asked for the layer's tensors that do not go through Quantize, between BeginLayer and
-  // EndLayer.
+  // into the RMSNorm weight before the linears it scaled, and into a linear the converter keeps out of INT4 whose
+  // neighbour it scaled; the converter stores or FP8-quantizes those values). Asked for the layer's tensors that do
+  // not go through Quantize, between BeginLayer and EndLayer.
   virtual std::vector<float> Replacement(const std::string& name) = 0;
   virtual void EndLayer(int64_t layer) = 0;
   // One line for the report, e.g. "gptq over 16 sequences (2048 tokens), damp 0.01, act-order".
