@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Accuracy of every FP8 and INT4 scheme on the small real model (README "Accuracy"): converts aidreams260K with each scheme,
+# Accuracy of every FP8 and INT4 scheme and of GGUF Q4_0 on the small real model (README "Accuracy"): converts aidreams260K with each scheme,
 # then evaluates it against the F32 original on sample_tokens.txt (perplexity, ΔPPL, KL divergence, top-1
 # agreement). Static activation scales are calibrated on sample_text_ids.txt, a different set of dreams, so the
 # evaluation data never calibrates itself.
