@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Accuracy of every FP8 and INT4 scheme and of GGUF Q4_0 on the small real model (README "Accuracy"): converts aidreams260K with each scheme,
-# then evaluates it against the F32 original on sample_tokens.txt (perplexity, ΔPPL, KL divergence, top-1
-# agreement). Static activation scales are calibrated on sample_text_ids.txt, a different set of dreams, so the
-# evaluation data never calibrates itself.
+# Accuracy of every FP8 and INT4 scheme and of GGUF Q4_0 on the small real model (README "Accuracy"): converts
+# aidreams260K with each scheme, then evaluates it against the F32 original on sample_tokens.txt (perplexity, ΔPPL,
+# KL divergence, top-1 agreement). Static activation scales are calibrated on sample_text_ids.txt, a different set
+# of dreams, so the evaluation data never calibrates itself. GGUF files are imported back as F32 for evaluation.
 #   bench/accuracy.sh [BUILD_DIR] [SHARED_DIR]
 set -euo pipefail
 build=${1:-build}
