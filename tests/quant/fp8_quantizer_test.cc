@@ -74,7 +74,9 @@ TEST(Fp8QuantizerTest, EveryScaleKindReconstructsWithinRounding) {
     ExpectWithinRounding(w, reconstructed, scale_of, Fp8Format::kE4M3);
     EXPECT_EQ(error.count, w.size());
     EXPECT_GT(error.sqnr_db(), 25.0);  // E4M3 keeps ~3 bits of mantissa: ~30 dB
-    if (kind == WeightScale::kBlock) EXPECT_EQ(layout.num_scales(), 3 * 2);
+    if (kind == WeightScale::kBlock) {
+      EXPECT_EQ(layout.num_scales(), 3 * 2);
+    }
     if (kind == WeightScale::kChannel) {
       // Row 0 holds the outlier; its scale is the outlier's, the others' much smaller.
       EXPECT_FLOAT_EQ(scales[0], 1.7f / 448.0f);
