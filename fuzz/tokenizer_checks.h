@@ -14,6 +14,7 @@
 #include "fuzz_util.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 namespace octet::fuzz {
 
@@ -42,7 +43,13 @@ inline void CheckTokenizer(const Tokenizer& tokenizer, std::string_view extra) {
   texts.push_back(extra);
   for (const std::string_view text : texts) {
     for (const bool add_bos : {false, true}) {
-      const std::vector<int32_t> ids = tokenizer.Encode(text, add_bos);
+      std::vector<int32_t> ids;
+      try {
+        ids = tokenizer.Encode(text, add_bos);
+      } catch (const Error&) {
+        // The one refusal Encode may make: an NFC normalizer meeting text NFC would change (hf_normalizer.h).
+        continue;
+      }
       for (const int32_t id : ids) OCTET_FUZZ_CHECK(id >= 0 && id < vocab_size);
       const std::string decoded = tokenizer.Decode(ids);
       OCTET_FUZZ_CHECK(unicode::ToValidUtf8(decoded) == decoded);
