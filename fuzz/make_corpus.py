@@ -202,6 +202,121 @@ def gguf_seeds():
     put(t, "duplicate_tensor", gguf([], [("a", [4], 0, f32), ("a", [4], 0, f32)]))
     put(t, "bad_bool", gguf([("b", "u8", 2)], []).replace(struct.pack("<I", 0) + b"\x02", struct.pack("<I", 7) + b"\x02"))
     put(t, "vocab_bad_pre", gguf([bpe[0], ("tokenizer.ggml.pre", "str", "default")] + bpe[2:], []))
+TOKENIZER_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tokenizer", "data")
+
+
+def trimmed_tokenizer_json(name, keep=296):
+    """tests/tokenizer/data/<name>.json with only ids < keep (the 256 byte tokens and the first merges' results) and
+    the merges that build them; added tokens renumbered to follow."""
+    with open(os.path.join(TOKENIZER_DATA, name + ".json")) as f:
+        root = json.load(f)
+    model = root["model"]
+    vocab = {t: i for t, i in model["vocab"].items() if i < keep}
+    merges = []
+    for m in model["merges"]:
+        left, right = m.split(" ", 1) if isinstance(m, str) else m
+        if left in vocab and right in vocab and left + right in vocab:
+            merges.append(m)
+    model["vocab"], model["merges"] = vocab, merges
+    remap = {t["id"]: keep + k for k, t in enumerate(root["added_tokens"])}
+
+    def renumber(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "id" and isinstance(value, int):
+                    node[key] = remap.get(value, value)
+                elif key == "ids" and isinstance(value, list):
+                    node[key] = [remap.get(v, v) for v in value]
+                else:
+                    renumber(value)
+        elif isinstance(node, list):
+            for value in node:
+                renumber(value)
+
+    renumber(root["added_tokens"])
+    renumber(root["post_processor"])
+    return json.dumps(root, ensure_ascii=False, separators=(",", ":"))
+
+
+def sentencepiece_style_json():
+    """A Llama-2-style tokenizer.json (what transformers' LlamaConverter writes): Prepend/Replace normalizer, byte
+    fallback, TemplateProcessing with BOS, and the Replace/ByteFallback/Fuse/Strip decoder."""
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for b in range(256):
+        vocab["<0x%02X>" % b] = len(vocab)
+    merges = []
+    for left, right in [("\u2581", "t"), ("h", "e"), ("\u2581t", "he"), ("\u2581", "a"), ("i", "n"), ("\u2581", "o"),
+                        ("n", "c"), ("\u2581o", "nc"), ("e", "r"), ("\u2581", "u"), ("p", "o"), ("\u2581u", "po")]:
+        for piece in (left, right, left + right):
+            if piece not in vocab:
+                vocab[piece] = len(vocab)
+        merges.append(left + " " + right)
+    for ch in "abcdefghijklmnopqrstuvwxyz.,":
+        vocab.setdefault(ch, len(vocab))
+    special = lambda i, c: {"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                            "normalized": False, "special": True}
+    return json.dumps({
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")],
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                           {"type": "Replace", "pattern": {"String": " "},
+                                                            "content": "\u2581"}]},
+        "pre_tokenizer": None,
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                     {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                     {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                  "vocab": vocab, "merges": merges},
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def tokenizer_json_seeds():
+    t = "tokenizer_json_fuzzer"
+    for name in ("gpt2", "llama3", "qwen2"):
+        put(t, "bytelevel_" + name, trimmed_tokenizer_json("bytelevel_" + name))
+    sp = sentencepiece_style_json()
+    put(t, "sentencepiece_style", sp)
+    metaspace = json.loads(sp)
+    metaspace["normalizer"] = None
+    metaspace["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
+    metaspace["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}
+    put(t, "metaspace", json.dumps(metaspace, ensure_ascii=False))
+    minimal = {"added_tokens": [], "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
+               "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}
+    put(t, "minimal", json.dumps(minimal))
+    put(t, "merge_of_unknown", json.dumps(dict(minimal, model={"type": "BPE", "vocab": {"a": 0}, "merges": ["a c"]})))
+    put(t, "bad_vocab_id", json.dumps(dict(minimal, model={"type": "BPE", "vocab": {"a": -5}, "merges": []})))
+    put(t, "unigram", json.dumps(dict(minimal, model={"type": "Unigram", "vocab": [["a", 0.0]]})))
+    put(t, "truncated", sp[: len(sp) // 2])
+
+
+def llama2c_bin(tokens, max_length=None):
+    max_length = max_length if max_length is not None else max(len(t) for t, _ in tokens)
+    out = struct.pack("<i", max_length)
+    for text, score in tokens:
+        out += struct.pack("<fi", score, len(text)) + text
+    return out
+
+
+def tokenizer_bin_seeds():
+    t = "tokenizer_bin_fuzzer"
+    # llama2.c's layout: <unk>, <s>, </s>, <0x00>..<0xFF>, then merged pieces with their scores.
+    tokens = [(b"<unk>", 0.0), (b"\n<s>\n", 0.0), (b"\n</s>\n", 0.0)]
+    tokens += [(b"<0x%02X>" % b, 0.0) for b in range(256)]
+    pieces = [" ", "t", "h", "e", "th", "he", " t", " the", "a", " a", "n", "on", " on", "c", "nce", " once", "\u00e9"]
+    tokens += [(p.encode(), -float(i)) for i, p in enumerate(pieces)]
+    valid = llama2c_bin(tokens)
+    put(t, "valid", valid)
+    put(t, "too_few_tokens", llama2c_bin(tokens[:100]))
+    put(t, "truncated", valid[:-3])
+    put(t, "bad_max_length", llama2c_bin(tokens, max_length=0))
+    put(t, "length_over_max", llama2c_bin(tokens, max_length=4))
 
 
 if __name__ == "__main__":
@@ -210,3 +325,5 @@ if __name__ == "__main__":
     config_seeds()
     token_seeds()
     gguf_seeds()
+    tokenizer_json_seeds()
+    tokenizer_bin_seeds()

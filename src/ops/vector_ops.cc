@@ -84,7 +84,9 @@ void SoftmaxImpl(float* x, size_t n) {
   for (; i + lanes <= n; i += lanes) max_v = hn::Max(max_v, hn::LoadU(df, x + i));
   if (i < n) max_v = hn::Max(max_v, LoadTail(df, x + i, n - i, kNegInf));
   const float max = hn::GetLane(hn::MaxOfLanes(df, max_v));
-  if (max == kNegInf) {  // everything masked: nothing to attend to
+  // Everything masked: nothing to attend to. `<= lowest()` rather than `== -inf`: Highway 1.0.3's EMU128 target
+  // reduces an all -inf vector's max to -FLT_MAX, which would turn the row into NaNs (RELIABILITY.md F6).
+  if (max <= std::numeric_limits<float>::lowest()) {
     std::fill(x, x + n, 0.0f);
     return;
   }

@@ -10,6 +10,10 @@ namespace {
 
 using nlohmann::json;
 
+// Ids index a table of every token's decoded bytes, so an id of 2^31 in a hostile file would cost 64 GB. The largest
+// published vocabularies hold about 256k tokens (Gemma); 2^24 leaves room and bounds the table at 16M entries.
+constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
 std::vector<std::pair<std::string, std::string>> ParseMerges(const json& merges) {
   if (!merges.is_array()) Fail("model.merges is not an array");
   std::vector<std::pair<std::string, std::string>> out;
@@ -43,8 +47,9 @@ std::vector<AddedToken> ParseAddedTokens(const json& added) {
     }
     AddedToken token;
     token.content = entry["content"].get<std::string>();
-    token.id = entry["id"].get<int32_t>();
-    if (token.id < 0) Fail("added token {} has a negative id", entry.dump());
+    const int64_t id = entry["id"].get<int64_t>();
+    if (id < 0 || id > kMaxTokenId) Fail("added token {} has an id outside 0 .. {}", entry.dump(), kMaxTokenId);
+    token.id = static_cast<int32_t>(id);
     token.special = entry.value("special", false);
     token.lstrip = entry.value("lstrip", false);
     token.rstrip = entry.value("rstrip", false);
@@ -111,6 +116,18 @@ std::unique_ptr<HfTokenizer> HfTokenizer::Load(const std::filesystem::path& path
 std::unique_ptr<HfTokenizer> HfTokenizer::FromJson(const json& root, const TokenizerConfig& config,
                                                    const std::string& source) {
   return WithContext(source, [&] {
+    // A member of the wrong JSON type (e.g. "special": "yes", a decoder that is a number) makes nlohmann throw
+    // from value() / get(); report it like any other malformed file.
+    try {
+      return FromJsonUnchecked(root, config);
+    } catch (const json::exception& e) {
+      Fail("malformed tokenizer.json: {}", e.what());
+    }
+  });
+}
+
+std::unique_ptr<HfTokenizer> HfTokenizer::FromJsonUnchecked(const json& root, const TokenizerConfig& config) {
+  {
     if (!root.is_object() || !root.contains("model") || !root["model"].is_object()) {
       Fail("not a tokenizer.json (no \"model\" object)");
     }
@@ -134,8 +151,8 @@ std::unique_ptr<HfTokenizer> HfTokenizer::FromJson(const json& root, const Token
     StringMap<int32_t> bpe_vocab;
     int32_t max_id = -1;
     for (const auto& [token, id_json] : model["vocab"].items()) {
-      if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 || id_json.get<int64_t>() > INT32_MAX - 1) {
-        Fail("model.vocab[{}] is not a valid id", json(token).dump());
+      if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 || id_json.get<int64_t>() > kMaxTokenId) {
+        Fail("model.vocab[{}] is not a valid id (0 .. {})", json(token).dump(), kMaxTokenId);
       }
       const int32_t id = id_json.get<int32_t>();
       token_ids.emplace(token, id);
@@ -221,7 +238,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::FromJson(const json& root, const Token
       t.suffix_ids_ = {t.special_.eos};
     }
     return tokenizer;
-  });
+  }
 }
 
 std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_bos) const {

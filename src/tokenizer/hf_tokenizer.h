@@ -46,6 +46,8 @@ class HfTokenizer final : public Tokenizer {
         pre_tokenizer_(std::move(pre_tokenizer)),
         decoder_(std::move(decoder)) {}
 
+  // FromJson without the conversion of nlohmann's type errors into octet::Error.
+  static std::unique_ptr<HfTokenizer> FromJsonUnchecked(const nlohmann::json& root, const TokenizerConfig& config);
   void EncodeSection(std::string_view section, bool first_section, BpeModel::Scratch& scratch,
                      std::vector<std::string>& words, std::vector<int32_t>& ids) const;
 

@@ -87,6 +87,21 @@ TEST(MalformedTokenizerTest, JsonErrors) {
                                 {"special_tokens", nlohmann::json::object()}};
        },
        "special token \"<s>\""},
+      // Found by fuzz/tokenizer_json_fuzzer (RELIABILITY.md): ids near 2^31 sized a table of 64 GB, and members of
+      // the wrong JSON type escaped as nlohmann exceptions that named no file.
+      {"huge vocab id", [](auto& j) { j["model"]["vocab"]["c"] = 2147483646; }, "is not a valid id (0 .. 16777215)"},
+      {"huge added id",
+       [](auto& j) {
+         j["added_tokens"] = {{{"id", int64_t{1} << 32}, {"content", "x"}}};
+       },
+       "has an id outside 0 .. 16777215"},
+      {"special not boolean",
+       [](auto& j) {
+         j["added_tokens"] = {{{"id", 3}, {"content", "x"}, {"special", "yes"}}};
+       },
+       "malformed tokenizer.json: [json.exception.type_error"},
+      {"normalizer a number", [](auto& j) { j["normalizer"] = 5; }, "malformed tokenizer.json"},
+      {"model type a number", [](auto& j) { j["model"]["type"] = 1; }, "malformed tokenizer.json"},
   };
   for (const Case& c : cases) {
     ScratchDir dir;
