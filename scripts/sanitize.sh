@@ -51,6 +51,11 @@ if command -v ccache >/dev/null; then
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 fi
 tree=build-asan
+# A tree configured earlier with another compiler (older versions of this script used GCC) cannot be reconfigured
+# with clang in place: start it afresh.
+if [ -f "$tree/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:FILEPATH=.*clang' "$tree/CMakeCache.txt"; then
+  rm -rf "$tree"
+fi
 start=$(date +%s)
 CC=clang CXX=clang++ cmake -S . -B "$tree" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" \
