@@ -201,7 +201,9 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
     std::string text = fmt::format("{} over {} sequences ({} tokens)", QuantMethodName(scheme_.method),
                                    hidden_.size(), tokens_);
     if (scheme_.method == QuantMethod::kGptq) {
-      text += ", damp 0.01, activation order with static groups, blocks of 128";
+      text += scheme_.int4_grid == Int4Grid::kCompressedTensors
+                  ? ", damp 0.01, activation order with static groups (MSE-searched scales), blocks of 128"
+                  : ", damp 0.01, activation order with static groups (ggml Q4_0 scales), blocks of 128";
     } else {
       text += fmt::format(", per-channel scale search (20 ratios) and clip search on {} tokens per input",
                           std::min(tokens_, (tokens_ + awq_stride_ - 1) / awq_stride_));
