@@ -220,11 +220,10 @@ void WriteTextFile(const fs::path& path, const std::string& text) {
 
 class Converter {
  public:
-  Converter(const ConvertOptions& options, const Checkpoint& checkpoint, const ConversionPlan& plan,
+  Converter(const Checkpoint& checkpoint, const ConversionPlan& plan,
             const std::map<std::string, float>& input_scales, LayerwiseQuantizer* layerwise,
             SafetensorsWriter& writer, ThreadPool& pool, Progress& progress)
-      : options_(options),
-        checkpoint_(checkpoint),
+      : checkpoint_(checkpoint),
         plan_(plan),
         input_scales_(input_scales),
         layerwise_(layerwise),
@@ -524,7 +523,6 @@ class Converter {
     std::vector<int8_t>().swap(zeros_[t]);
   }
 
-  const ConvertOptions& options_;
   const Checkpoint& checkpoint_;
   const ConversionPlan& plan_;
   const std::map<std::string, float>& input_scales_;
@@ -710,7 +708,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
     }
     layerwise = options.layerwise_quantizer(checkpoint, scheme, pool);
   }
-  Converter converter(options, checkpoint, plan, input_scales, layerwise.get(), writer, pool, progress);
+  Converter converter(checkpoint, plan, input_scales, layerwise.get(), writer, pool, progress);
   converter.Run();
   writer.Finish();
   progress.Finish();
