@@ -12,6 +12,7 @@
 
 #include "quant/gptq.h"
 #include "quant/real_layer.h"
+#include "quant_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -19,20 +20,8 @@
 namespace octet {
 namespace {
 
-Int4Params Params(int group_size, bool symmetric) {
-  Int4Params p;
-  p.group_size = group_size;
-  p.symmetric = symmetric;
-  return p;
-}
-
-std::vector<float> Normal(int64_t n, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, sigma);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = normal(rng);
-  return v;
-}
+using testing::Normal;
+using testing::Params;
 
 // Inputs whose channels differ in magnitude by up to 30x, a few "salient" channels as AWQ assumes.
 std::vector<float> SkewedInputs(int64_t tokens, int64_t cols, uint32_t seed) {
