@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -18,13 +17,6 @@
 namespace octet {
 namespace {
 
-// Mixtral: all experts of a layer form one group (vLLM's fused MoE runs them with one scheme).
-std::string GroupKey(const std::string& module) {
-  static const std::regex kExpert(R"((model\.layers\.\d+\.block_sparse_moe\.experts)\.\d+\.w[123])");
-  std::smatch m;
-  if (std::regex_match(module, m, kExpert)) return m[1].str();
-  return Architecture::FusedModuleKey(module);
-}
 
 std::vector<LinearFormat> CandidateFormats() {
   return {{LinearPrecision::kInt4, 128}, {LinearPrecision::kInt4, 64}, {LinearPrecision::kInt4, 32},
@@ -188,8 +180,8 @@ std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const Quant
   std::map<std::string, size_t> group_of;
   MixedPrecisionPlan plan;
   for (const std::string& module : modules) {
-    const auto [it, inserted] = group_of.emplace(GroupKey(module), plan.groups.size());
-    if (inserted) plan.groups.push_back({GroupKey(module), {}, 0, {}, 0});
+    const auto [it, inserted] = group_of.emplace(Architecture::SchemeGroupKey(module), plan.groups.size());
+    if (inserted) plan.groups.push_back({Architecture::SchemeGroupKey(module), {}, 0, {}, 0});
     MixGroup& group = plan.groups[it->second];
     group.modules.push_back(module);
     group.weights += static_cast<int64_t>(original.Get(module + ".weight").num_elements());

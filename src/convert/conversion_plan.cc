@@ -166,12 +166,6 @@ void PlanInt4(const TensorView& view, const QuantScheme& scheme, PlannedTensor& 
   }
 }
 
-// The unit vLLM runs with one scheme: fused siblings, and all experts of a Mixtral layer (fused MoE).
-std::string SchemeGroupKey(const std::string& module) {
-  std::smatch m;
-  if (std::regex_match(module, m, kExpert)) return m[1].str() + "*";
-  return FusedModuleKey(module);
-}
 
 // The --keep format of every linear a rule matches (and the scheme quantizes), checked against the scheme and
 // against vLLM's fusing: a rule must give all members of a fused group the same format.
@@ -189,7 +183,8 @@ std::map<std::string, LinearFormat> ResolvePrecisionRules(const Checkpoint& chec
     if (ignored_modules.count(module)) continue;
     const std::optional<LinearFormat> format = MatchPrecisionRule(rules, module, view.name);
     const std::string name = format ? format->Name() : "the scheme's";
-    const auto [it, inserted] = group_format.emplace(SchemeGroupKey(module), std::make_pair(module, name));
+    const auto [it, inserted] =
+        group_format.emplace(Architecture::SchemeGroupKey(module), std::make_pair(module, name));
     if (!inserted && it->second.second != name) {
       Fail("--keep gives '{}' {} but '{}' {}; vLLM runs them as one fused module, so they need the same format",
            it->second.first, it->second.second, module, name);

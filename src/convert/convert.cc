@@ -13,6 +13,7 @@
 #include "convert/gguf_convert.h"
 #include "convert/progress.h"
 #include "convert/quantization_config.h"
+#include "convert/weight_checks.h"
 #include "io/output_directory.h"
 #include "io/safetensors_writer.h"
 #include "models/architecture.h"
@@ -87,17 +88,6 @@ class ScratchPool {
   std::vector<std::unique_ptr<Buffers>> free_;
 };
 
-std::string ElementPosition(const TensorView& view, size_t flat_index) {
-  if (view.shape.size() < 2) return fmt::format("[{}]", flat_index);
-  const uint64_t cols = view.num_elements() / static_cast<uint64_t>(view.shape[0]);
-  return fmt::format("[{}, {}]", flat_index / cols, flat_index % cols);
-}
-
-[[noreturn]] void FailNonFinite(const TensorView& view, size_t flat_index, float value) {
-  Fail("{}: tensor '{}' has a non-finite weight ({}) at element {}; octet refuses NaN/Inf weights", view.file,
-       view.name, value, ElementPosition(view, flat_index));
-}
-
 // The dequantization multiplier of element (r, c) of a scaled FP8 weight (ops/matvec.h ScaleKind).
 float ScaleAt(const WeightMatrix& w, int64_t r, int64_t c) {
   switch (w.scale_kind) {
@@ -131,7 +121,7 @@ float DecodeBand(const TensorView& view, const Band& band, std::vector<float>& v
   if (!scan_values) return 0.0f;
   const RangeScan scan = ScanRange(values.data(), n);
   if (scan.first_non_finite < n) {
-    FailNonFinite(view, static_cast<uint64_t>(band.row_begin) * cols + scan.first_non_finite,
+    FailNonFiniteWeight(view, static_cast<uint64_t>(band.row_begin) * cols + scan.first_non_finite,
                   values[scan.first_non_finite]);
   }
   return scan.abs_max;

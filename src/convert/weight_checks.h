@@ -8,8 +8,8 @@
 
 namespace octet {
 
-// Throws "FILE: tensor 'NAME' has a non-finite weight (nan) at element [r, c]; octet refuses NaN/Inf weights" —
-// the message convert.cc's FailNonFinite gives (which can be replaced by this function).
+// Throws "FILE: tensor 'NAME' has a non-finite weight (nan) at element [r, c]; octet refuses NaN/Inf weights" (every
+// output format reports bad weights with this one message).
 [[noreturn]] void FailNonFiniteWeight(const TensorView& view, uint64_t flat_index, float value);
 
 // Decodes `count` elements of `view` starting at element `first` to f32 in `out` (F32, F16, BF16 sources) and

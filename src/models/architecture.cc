@@ -17,6 +17,7 @@ const std::regex kRouter(R"(model\.layers\.\d+\.block_sparse_moe\.gate\.weight)"
 const std::regex kNorm(R"(model\.(layers\.\d+\.(input_layernorm|post_attention_layernorm)|norm)\.weight)");
 const std::regex kQkv(R"((model\.layers\.\d+\.self_attn\.)[qkv]_proj)");
 const std::regex kGateUp(R"((model\.layers\.\d+\.mlp\.)(gate|up)_proj)");
+const std::regex kExpertModule(R"((model\.layers\.\d+\.block_sparse_moe\.experts)\.\d+\.w[123])");
 const std::regex kW13(R"((model\.layers\.\d+\.block_sparse_moe\.experts\.\d+\.)w[13])");
 
 }  // namespace
@@ -39,6 +40,12 @@ std::string Architecture::FusedModuleKey(const std::string& module) {
   if (std::regex_match(module, m, kGateUp)) return m[1].str() + "gate_up_proj";
   if (std::regex_match(module, m, kW13)) return m[1].str() + "w13";
   return module;
+}
+
+std::string Architecture::SchemeGroupKey(const std::string& module) {
+  std::smatch m;
+  if (std::regex_match(module, m, kExpertModule)) return m[1].str();
+  return FusedModuleKey(module);
 }
 
 std::vector<std::string> Architecture::SupportedNames() {

@@ -54,6 +54,9 @@ class Architecture {
   // fused_moe w13): "...self_attn.qkv_proj" for q/k/v, "...mlp.gate_up_proj" for gate/up,
   // "...experts.N.w13" for an expert's w1/w3; any other module is its own key.
   static std::string FusedModuleKey(const std::string& module);
+  // The unit vLLM runs with one quantization scheme: the fused siblings above, and all experts of a Mixtral layer
+  // ("model.layers.N.block_sparse_moe.experts", vLLM's fused MoE).
+  static std::string SchemeGroupKey(const std::string& module);
 
  private:
   static const std::vector<Architecture>& Registry();
