@@ -28,9 +28,12 @@
 namespace octet {
 namespace matvec_internal {
 
-// Rows per parallel item. MatVec: big enough that the pool's per-item lock is noise (32 rows × 4096 cols of FP8
-// is 128 KiB of weights), small enough that 14336 rows give hundreds of items to balance over threads.
-constexpr size_t kMatVecRowsPerItem = 32;
+// Rows per parallel item. MatVec: big enough that the pool's per-item lock is noise (64 rows × 4096 cols of FP8
+// is 256 KiB of weights) and that each of an item's row streams (below) runs through several KiB, small enough
+// that 14336 rows give hundreds of items to balance over threads.
+constexpr size_t kMatVecRowsPerItem = 64;
+// MatVec reads an item's rows as this many concurrent streams (DotRows8).
+constexpr size_t kRowStreams = 8;
 // MatMul items decode their rows once and reuse them for every token, so a few rows already carry a lot of work.
 constexpr size_t kMatMulRowsPerItem = 16;
 
@@ -159,10 +162,19 @@ void MatVecTyped(const WeightMatrix& w, const float* x, float* y, ThreadPool& po
         ScaleByColumnBlocks(w, row_block, x, x_factor, scaled_x.data());
         xs = scaled_x.data();
       }
+      // Eight concurrent streams, stream k walking rows r + k·n, ..., r + k·n + n − 1 in turn, rather than eight
+      // adjacent rows at a time: each stream then runs through n·cols contiguous weights, which the hardware
+      // prefetcher follows, where adjacent rows of 2 KiB (FP8 with 2048 columns) put two streams in every 4 KiB
+      // page and end each stream at the row's end. Same sums in the same order, only the visiting order changes.
+      // Measured (BENCHMARKS.md, 8192×2048 FP8): 12.9 -> 18.3 GB/s; 14336×4096 FP8 15.4 -> 18.4 GB/s; BF16 decode
+      // of the 1B model about 20% faster.
       float sums[8];
-      for (; r + 8 <= seg_end; r += 8) {
-        DotRows8<K>(data + r * cols, cols, xs, cols, sums);
-        for (size_t i = 0; i < 8; ++i) y[r + i] = sums[i] * RowScale(w, r + i, fold);
+      if (const size_t n = (seg_end - r) / kRowStreams; n > 0) {
+        for (size_t j = 0; j < n; ++j) {
+          DotRows8<K>(data + (r + j) * cols, n * cols, xs, cols, sums);
+          for (size_t i = 0; i < 8; ++i) y[r + j + i * n] = sums[i] * RowScale(w, r + j + i * n, fold);
+        }
+        r += kRowStreams * n;
       }
       for (; r + 4 <= seg_end; r += 4) {
         DotRows4<K>(data + r * cols, cols, xs, cols, sums);
