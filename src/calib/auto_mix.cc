@@ -1,6 +1,7 @@
 #include "calib/auto_mix.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <regex>
@@ -171,6 +172,70 @@ class OriginalInputHessians : public LinearInputObserver {
   std::map<std::string, GptqInverseHessian> prepared_;  // of layer next_layer_ - 1
 };
 
+// Dequantized weights of groups of linears in candidate formats, as the conversion would write them: INT4 by
+// GPTQ on the original model's input Hessians when the scheme's method is GPTQ (the converter's GPTQ sees the
+// inputs of the already quantized layers instead; the difference is second order), else by round to nearest.
+// Groups must be asked for in non-decreasing layer order (the Hessians are built one layer at a time).
+class CandidateWeights {
+ public:
+  CandidateWeights(const Checkpoint& original, const Transformer& model, const QuantScheme& scheme,
+                   const std::vector<TokenSequence>& sequences, ThreadPool& pool)
+      : original_(original), scheme_(scheme), pool_(pool) {
+    if (scheme.method == QuantMethod::kGptq) hessians_ = std::make_unique<OriginalInputHessians>(model, sequences, pool);
+  }
+
+  // Adds `group` in `format` to `replacements`; the weights live as long as this object. Returns the group's
+  // bits per weight.
+  double Add(const MixGroup& group, const LinearFormat& format, std::map<std::string, Linear>& replacements) {
+    double bits = 0;
+    for (const std::string& module : group.modules) {
+      const TensorView& weight = original_.Get(module + ".weight");
+      if (!IsFloatingPointWeightType(weight.dtype) || weight.dtype == DType::kF8E4M3 ||
+          weight.dtype == DType::kF8E5M2) {
+        Fail("{}: --auto-mix measures F32, F16 and BF16 weights; '{}' is {}", weight.file, weight.name,
+             DTypeName(weight.dtype));
+      }
+      std::vector<float> w(weight.num_elements());
+      DecodeToF32(weight.dtype, weight.bytes.data(), w.size(), w.data());
+      bits += FormatBits(format, scheme_, weight) * static_cast<double>(weight.num_elements());
+      const GptqInverseHessian* gptq =
+          hessians_ && format.precision == LinearPrecision::kInt4 ? hessians_->For(module, LayerOf(module)) : nullptr;
+      weights_.push_back(
+          FakeQuantize(w, weight.rows(), weight.cols(), format, scheme_, weight.dtype, gptq, module, pool_));
+      TensorView view = weight;
+      view.dtype = DType::kF32;
+      view.bytes = {reinterpret_cast<const std::byte*>(weights_.back().data()), weights_.back().size() * sizeof(float)};
+      views_.push_back(view);
+      replacements.insert_or_assign(module, Linear::FromTensor(views_.back(), module));
+    }
+    return bits / static_cast<double>(group.weights);
+  }
+
+  // Drops the weights made so far (every Linear made from them).
+  void Release() {
+    weights_.clear();
+    views_.clear();
+  }
+
+ private:
+  const Checkpoint& original_;
+  const QuantScheme& scheme_;
+  ThreadPool& pool_;
+  std::unique_ptr<OriginalInputHessians> hessians_;
+  std::deque<std::vector<float>> weights_;  // deques: what the views point at never moves
+  std::deque<TensorView> views_;
+};
+
+// The groups' indices by layer (stable), the order CandidateWeights needs.
+std::vector<size_t> LayerOrder(const std::vector<MixGroup>& groups) {
+  std::vector<size_t> order(groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return LayerOf(groups[a].modules.front()) < LayerOf(groups[b].modules.front());
+  });
+  return order;
+}
+
 // Mean KL(P_original || P_variant) over every position of every sequence, for several variants of the model
 // at once. Each sequence's reference logits are computed when that sequence is measured and dropped after it, so
 // memory holds one sequence's logits ([tokens, vocab] floats) per model, never the whole calibration set's; the
@@ -283,54 +348,20 @@ std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const Quant
     group.weights += static_cast<int64_t>(original.Get(module + ".weight").num_elements());
   }
 
-  // GPTQ's Hessians come layer by layer, so the groups are measured in layer order (the plan keeps its order).
-  std::vector<size_t> order(plan.groups.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return LayerOf(plan.groups[a].modules.front()) < LayerOf(plan.groups[b].modules.front());
-  });
-  std::unique_ptr<OriginalInputHessians> hessians;
-  if (scheme.method == QuantMethod::kGptq) hessians = std::make_unique<OriginalInputHessians>(model, sequences, pool);
-
-  const std::vector<LinearFormat> formats = CandidateFormats();
-  for (const size_t g : order) {
+  CandidateWeights builder(original, model, scheme, sequences, pool);
+  for (const size_t g : LayerOrder(plan.groups)) {
     MixGroup& group = plan.groups[g];
-    // Every candidate of the group is built first, then measured in one pass over the calibration data.
+    // Every candidate of the group is built first, then all are measured in one pass over the calibration data.
     std::vector<MixCandidate> candidates;
-    std::vector<std::vector<float>> dequantized;  // [format][module]: reserved up front, so views stay valid
-    std::vector<TensorView> views;
-    dequantized.reserve(formats.size() * group.modules.size());
-    views.reserve(formats.size() * group.modules.size());
     std::vector<Transformer> variants;
-    for (const LinearFormat& format : formats) {
-      MixCandidate candidate{format, 0, 0};
+    for (const LinearFormat& format : CandidateFormats()) {
       std::map<std::string, Linear> replacements;
-      for (const std::string& module : group.modules) {
-        const TensorView& weight = original.Get(module + ".weight");
-        if (!IsFloatingPointWeightType(weight.dtype) || weight.dtype == DType::kF8E4M3 ||
-            weight.dtype == DType::kF8E5M2) {
-          Fail("{}: --auto-mix measures F32, F16 and BF16 weights; '{}' is {}", weight.file, weight.name,
-               DTypeName(weight.dtype));
-        }
-        std::vector<float> w(weight.num_elements());
-        DecodeToF32(weight.dtype, weight.bytes.data(), w.size(), w.data());
-        candidate.bits += FormatBits(format, scheme, weight) * static_cast<double>(weight.num_elements());
-        const GptqInverseHessian* gptq =
-            hessians && format.precision == LinearPrecision::kInt4 ? hessians->For(module, LayerOf(module)) : nullptr;
-        dequantized.push_back(
-            FakeQuantize(w, weight.rows(), weight.cols(), format, scheme, weight.dtype, gptq, module, pool));
-        TensorView view = weight;
-        view.dtype = DType::kF32;
-        view.bytes = {reinterpret_cast<const std::byte*>(dequantized.back().data()),
-                      dequantized.back().size() * sizeof(float)};
-        views.push_back(view);
-        replacements.emplace(module, Linear::FromTensor(views.back(), module));
-      }
-      candidate.bits /= static_cast<double>(group.weights);
-      candidates.push_back(candidate);
+      candidates.push_back({format, builder.Add(group, format, replacements), 0});
       variants.push_back(model.WithLinears(replacements));
     }
     const std::vector<double> klds = meter.MeanKlds(variants);
+    variants.clear();
+    builder.Release();
     for (size_t c = 0; c < candidates.size(); ++c) candidates[c].kld = klds[c];
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const MixCandidate& a, const MixCandidate& b) { return a.bits < b.bits; });
@@ -338,6 +369,19 @@ std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const Quant
   }
 
   return std::move(plan.groups);
+}
+
+double MeasurePlanKld(const Checkpoint& original, const QuantScheme& scheme, const std::vector<MixGroup>& groups,
+                      const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
+  const Transformer model(original);
+  CandidateWeights builder(original, model, scheme, sequences, pool);
+  std::map<std::string, Linear> replacements;
+  for (const size_t g : LayerOrder(groups)) {
+    builder.Add(groups[g], groups[g].candidates[groups[g].chosen].format, replacements);
+  }
+  std::vector<Transformer> variants;
+  variants.push_back(model.WithLinears(replacements));
+  return KlMeter(model, sequences, pool).MeanKlds(variants)[0];
 }
 
 MixedPrecisionPlan ChooseWithinBudget(std::vector<MixGroup> groups, double budget_bits) {
