@@ -1,14 +1,20 @@
 #include "calib/auto_mix.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <memory>
+#include <regex>
 
 #include <fmt/format.h>
 
+#include "calib/layerwise_int4.h"
 #include "models/architecture.h"
 #include "numeric/convert_rows.h"
 #include "quant/fp8_quantizer.h"
+#include "quant/gptq.h"
 #include "quant/int4_group.h"
+#include "runtime/linear_observer.h"
 #include "runtime/eval.h"
 #include "runtime/linear.h"
 #include "runtime/transformer.h"
@@ -43,28 +49,42 @@ double FormatBits(const LinearFormat& format, const QuantScheme& scheme, const T
   return 16.0;
 }
 
-// `weight` in `format`, dequantized to F32 ([rows, cols]).
+Int4Params Int4ParamsFor(const LinearFormat& format, const QuantScheme& scheme, DType source) {
+  Int4Params params;
+  params.group_size = format.group_size;
+  params.symmetric = scheme.symmetric;
+  const DType scale_dtype = scheme.kept_dtype.value_or(source);
+  params.scale_dtype = scale_dtype == DType::kBF16  ? Int4ScaleDtype::kBF16
+                       : scale_dtype == DType::kF16 ? Int4ScaleDtype::kF16
+                                                    : Int4ScaleDtype::kF32;
+  return params;
+}
+
+// `w` in `format`, dequantized to F32 ([rows, cols]). INT4 by GPTQ when `gptq` is given (the inverse Hessian of
+// the linear's input), else by round to nearest.
 std::vector<float> FakeQuantize(const std::vector<float>& w, int64_t rows, int64_t cols, const LinearFormat& format,
-                                const QuantScheme& scheme, DType source, ThreadPool& pool) {
+                                const QuantScheme& scheme, DType source, const GptqInverseHessian* gptq,
+                                const std::string& module, ThreadPool& pool) {
   switch (format.precision) {
     case LinearPrecision::kInt4: {
-      Int4Params params;
-      params.group_size = format.group_size;
-      params.symmetric = scheme.symmetric;
-      const DType scale_dtype = scheme.kept_dtype.value_or(source);
-      params.scale_dtype = scale_dtype == DType::kBF16  ? Int4ScaleDtype::kBF16
-                           : scale_dtype == DType::kF16 ? Int4ScaleDtype::kF16
-                                                        : Int4ScaleDtype::kF32;
-      return QuantizeRtn(w.data(), rows, cols, params, &pool).Dequantize();
+      Int4Params params = Int4ParamsFor(format, scheme, source);
+      if (gptq == nullptr) return QuantizeRtn(w.data(), rows, cols, params, &pool).Dequantize();
+      params.mse_grid = kGptqScaleSearchGrid;  // as the converter's GPTQ will choose the scales
+      GptqOptions options;
+      options.name = module;
+      return QuantizeGptq(w.data(), rows, cols, *gptq, params, options, &pool).Dequantize();
     }
     case LinearPrecision::kFp8: {
       const Fp8ScaleLayout layout{WeightScale::kChannel, rows, cols, 128};
       std::vector<uint8_t> codes(w.size());
       std::vector<float> scales(static_cast<size_t>(rows));
-      std::vector<float> reconstructed(w.size());
+      std::vector<float> scratch(w.size());
       QuantError error;
       QuantizeFp8Band(layout, Fp8Format::kE4M3, 0, rows, w.data(), 1.0f, codes.data(), scales.data(),
-                      reconstructed.data(), error);
+                      scratch.data(), error);
+      // `scratch` holds the decoded codes without their scales; the weight an engine runs is code x scale.
+      std::vector<float> reconstructed(w.size());
+      DequantizeFp8Band(layout, Fp8Format::kE4M3, 0, rows, codes.data(), scales.data(), 1.0f, reconstructed.data());
       return reconstructed;
     }
     case LinearPrecision::kKeep: {
@@ -78,40 +98,182 @@ std::vector<float> FakeQuantize(const std::vector<float>& w, int64_t rows, int64
   return w;
 }
 
-// Mean KL(P_original || P_model) over every position of every sequence.
-class KlMeter {
+// "model.layers.12.mlp.up_proj" -> 12; -1 outside the decoder layers.
+int64_t LayerOf(const std::string& module) {
+  static const std::regex kLayer(R"(^model\.layers\.(\d{1,9})\.)");
+  std::smatch m;
+  if (!std::regex_search(module, m, kLayer)) return -1;
+  return std::stoll(m[1].str());
+}
+
+// GPTQ's inverse Hessians of the ORIGINAL model's linear inputs, one decoder layer at a time: the calibration
+// sequences' hidden states are kept and advanced layer by layer through the original weights (as
+// calib/layerwise_int4.cc does with quantized ones), so each layer costs one layer's forward pass and memory holds
+// one layer's Hessians. Linears that read the same input (q/k/v, gate/up, an expert's w1/w3) share one.
+class OriginalInputHessians : public LinearInputObserver {
  public:
-  KlMeter(const Transformer& original, const std::vector<TokenSequence>& sequences, ThreadPool& pool)
-      : sequences_(sequences), pool_(pool) {
-    for (const TokenSequence& sequence : sequences) {
-      KvCache cache = original.NewCache();
-      const std::vector<float> logits = original.Forward(sequence, cache, pool, LogitsFor::kAll);
-      const size_t vocab = logits.size() / sequence.size();
-      std::vector<std::vector<double>> per_position;
-      for (size_t t = 0; t < sequence.size(); ++t) per_position.push_back(LogSoftmax(logits.data() + t * vocab, vocab));
-      reference_.push_back(std::move(per_position));
-    }
+  OriginalInputHessians(const Transformer& model, const std::vector<TokenSequence>& sequences, ThreadPool& pool)
+      : model_(model), pool_(pool) {
+    for (const TokenSequence& sequence : sequences) hidden_.push_back(model.Embed(sequence));
+    for (const TokenSequence& sequence : sequences) lengths_.push_back(static_cast<int64_t>(sequence.size()));
   }
 
-  double MeanKld(const Transformer& model) const {
-    double sum = 0;
-    size_t count = 0;
-    for (size_t s = 0; s < sequences_.size(); ++s) {
-      KvCache cache = model.NewCache();
-      const std::vector<float> logits = model.Forward(sequences_[s], cache, pool_, LogitsFor::kAll);
-      const size_t vocab = logits.size() / sequences_[s].size();
-      for (size_t t = 0; t < sequences_[s].size(); ++t) {
-        sum += KlDivergence(reference_[s][t], LogSoftmax(logits.data() + t * vocab, vocab));
-        ++count;
+  // The prepared inverse Hessian of `module`'s input in decoder layer `layer` (layers are visited in
+  // non-decreasing order); nullptr when no calibration token reached it (a Mixtral expert nothing was routed to).
+  const GptqInverseHessian* For(const std::string& module, int64_t layer) {
+    if (layer < 0 || layer >= static_cast<int64_t>(model_.weights().layers.size())) return nullptr;
+    if (layer < next_layer_ - 1) Fail("internal: auto-mix visited layer {} after layer {}", layer, next_layer_ - 1);
+    while (next_layer_ <= layer) {
+      accumulators_.clear();
+      prepared_.clear();
+      const bool record = next_layer_ == layer;
+      for (size_t s = 0; s < hidden_.size(); ++s) {
+        const ModelShape& shape = model_.config().shape;
+        KvCache cache(1, shape.num_kv_heads * shape.head_dim);
+        cache.Reserve(lengths_[s]);
+        model_.RunLayer(model_.weights().layers[static_cast<size_t>(next_layer_)], hidden_[s].data(), lengths_[s],
+                        cache, 0, pool_, record ? this : nullptr);
       }
+      ++next_layer_;
     }
-    return count ? sum / static_cast<double>(count) : 0.0;
+    const std::string key = Architecture::FusedModuleKey(module);
+    if (const auto it = prepared_.find(key); it != prepared_.end()) return &it->second;
+    const auto accumulator = accumulators_.find(key);
+    if (accumulator == accumulators_.end()) return nullptr;
+    GptqOptions options;
+    options.name = module;
+    return &prepared_.emplace(key, PrepareGptq(accumulator->second.hessian->Finish(), options, &pool_))
+                .first->second;
+  }
+
+  void Observe(std::string_view module, const float* x, size_t tokens, size_t dim) override {
+    const std::string name(module);
+    Accumulator& accumulator = accumulators_[Architecture::FusedModuleKey(name)];
+    if (accumulator.first_module.empty()) {
+      accumulator.first_module = name;
+      accumulator.hessian = std::make_unique<HessianAccumulator>(static_cast<int64_t>(dim));
+    }
+    // Siblings observe the same rows; only the first one's are added.
+    if (accumulator.first_module == name) accumulator.hessian->Add(x, static_cast<int64_t>(tokens), &pool_);
   }
 
  private:
+  struct Accumulator {
+    std::string first_module;
+    std::unique_ptr<HessianAccumulator> hessian;
+  };
+
+  const Transformer& model_;
+  ThreadPool& pool_;
+  std::vector<std::vector<float>> hidden_;  // per sequence [tokens, hidden]: layer next_layer_'s input
+  std::vector<int64_t> lengths_;
+  int64_t next_layer_ = 0;
+  std::map<std::string, Accumulator> accumulators_;      // of layer next_layer_ - 1, by fused module key
+  std::map<std::string, GptqInverseHessian> prepared_;  // of layer next_layer_ - 1
+};
+
+// Dequantized weights of groups of linears in candidate formats, as the conversion would write them: INT4 by
+// GPTQ on the original model's input Hessians when the scheme's method is GPTQ, else by round to nearest. (The
+// converter's GPTQ sees the inputs of the already quantized layers instead, so its later layers compensate earlier
+// ones' errors: on aidreams260K that moves a whole plan's loss by up to +-8% from this one-group-at-a-time estimate.)
+// Groups must be asked for in non-decreasing layer order (the Hessians are built one layer at a time).
+class CandidateWeights {
+ public:
+  CandidateWeights(const Checkpoint& original, const Transformer& model, const QuantScheme& scheme,
+                   const std::vector<TokenSequence>& sequences, ThreadPool& pool)
+      : original_(original), scheme_(scheme), pool_(pool) {
+    if (scheme.method == QuantMethod::kGptq) hessians_ = std::make_unique<OriginalInputHessians>(model, sequences, pool);
+  }
+
+  // Adds `group` in `format` to `replacements`; the weights live as long as this object. Returns the group's
+  // bits per weight.
+  double Add(const MixGroup& group, const LinearFormat& format, std::map<std::string, Linear>& replacements) {
+    double bits = 0;
+    for (const std::string& module : group.modules) {
+      const TensorView& weight = original_.Get(module + ".weight");
+      if (!IsFloatingPointWeightType(weight.dtype) || weight.dtype == DType::kF8E4M3 ||
+          weight.dtype == DType::kF8E5M2) {
+        Fail("{}: --auto-mix measures F32, F16 and BF16 weights; '{}' is {}", weight.file, weight.name,
+             DTypeName(weight.dtype));
+      }
+      std::vector<float> w(weight.num_elements());
+      DecodeToF32(weight.dtype, weight.bytes.data(), w.size(), w.data());
+      bits += FormatBits(format, scheme_, weight) * static_cast<double>(weight.num_elements());
+      const GptqInverseHessian* gptq =
+          hessians_ && format.precision == LinearPrecision::kInt4 ? hessians_->For(module, LayerOf(module)) : nullptr;
+      weights_.push_back(
+          FakeQuantize(w, weight.rows(), weight.cols(), format, scheme_, weight.dtype, gptq, module, pool_));
+      TensorView view = weight;
+      view.dtype = DType::kF32;
+      view.bytes = {reinterpret_cast<const std::byte*>(weights_.back().data()), weights_.back().size() * sizeof(float)};
+      views_.push_back(view);
+      replacements.insert_or_assign(module, Linear::FromTensor(views_.back(), module));
+    }
+    return bits / static_cast<double>(group.weights);
+  }
+
+  // Drops the weights made so far (every Linear made from them).
+  void Release() {
+    weights_.clear();
+    views_.clear();
+  }
+
+ private:
+  const Checkpoint& original_;
+  const QuantScheme& scheme_;
+  ThreadPool& pool_;
+  std::unique_ptr<OriginalInputHessians> hessians_;
+  std::deque<std::vector<float>> weights_;  // deques: what the views point at never moves
+  std::deque<TensorView> views_;
+};
+
+// The groups' indices by layer (stable), the order CandidateWeights needs.
+std::vector<size_t> LayerOrder(const std::vector<MixGroup>& groups) {
+  std::vector<size_t> order(groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return LayerOf(groups[a].modules.front()) < LayerOf(groups[b].modules.front());
+  });
+  return order;
+}
+
+// Mean KL(P_original || P_variant) over every position of every sequence, for several variants of the model
+// at once. Each sequence's reference logits are computed when that sequence is measured and dropped after it, so
+// memory holds one sequence's logits ([tokens, vocab] floats) per model, never the whole calibration set's; the
+// reference costs one extra forward pass per sequence per call, shared by the call's variants.
+class KlMeter {
+ public:
+  KlMeter(const Transformer& original, const std::vector<TokenSequence>& sequences, ThreadPool& pool)
+      : original_(original), sequences_(sequences), pool_(pool) {}
+
+  std::vector<double> MeanKlds(const std::vector<Transformer>& variants) const {
+    std::vector<double> sums(variants.size(), 0.0);
+    size_t count = 0;
+    for (const TokenSequence& sequence : sequences_) {
+      const std::vector<float> reference = Logits(original_, sequence);
+      const size_t vocab = reference.size() / sequence.size();
+      for (size_t v = 0; v < variants.size(); ++v) {
+        const std::vector<float> logits = Logits(variants[v], sequence);
+        for (size_t t = 0; t < sequence.size(); ++t) {
+          sums[v] += KlDivergence(LogSoftmax(reference.data() + t * vocab, vocab),
+                                  LogSoftmax(logits.data() + t * vocab, vocab));
+        }
+      }
+      count += sequence.size();
+    }
+    for (double& sum : sums) sum = count ? sum / static_cast<double>(count) : 0.0;
+    return sums;
+  }
+
+ private:
+  std::vector<float> Logits(const Transformer& model, const TokenSequence& sequence) const {
+    KvCache cache = model.NewCache();
+    return model.Forward(sequence, cache, pool_, LogitsFor::kAll);
+  }
+
+  const Transformer& original_;
   const std::vector<TokenSequence>& sequences_;
   ThreadPool& pool_;
-  std::vector<std::vector<std::vector<double>>> reference_;  // [sequence][position] log-probabilities
 };
 
 double AverageBits(const std::vector<MixGroup>& groups) {
@@ -187,41 +349,40 @@ std::vector<MixGroup> MeasureSensitivity(const Checkpoint& original, const Quant
     group.weights += static_cast<int64_t>(original.Get(module + ".weight").num_elements());
   }
 
-  for (MixGroup& group : plan.groups) {
+  CandidateWeights builder(original, model, scheme, sequences, pool);
+  for (const size_t g : LayerOrder(plan.groups)) {
+    MixGroup& group = plan.groups[g];
+    // Every candidate of the group is built first, then all are measured in one pass over the calibration data.
+    std::vector<MixCandidate> candidates;
+    std::vector<Transformer> variants;
     for (const LinearFormat& format : CandidateFormats()) {
-      MixCandidate candidate{format, 0, 0};
-      std::vector<std::vector<float>> dequantized;
-      std::vector<TensorView> views;
-      dequantized.reserve(group.modules.size());
-      views.reserve(group.modules.size());
       std::map<std::string, Linear> replacements;
-      for (const std::string& module : group.modules) {
-        const TensorView& weight = original.Get(module + ".weight");
-        if (!IsFloatingPointWeightType(weight.dtype) || weight.dtype == DType::kF8E4M3 ||
-            weight.dtype == DType::kF8E5M2) {
-          Fail("{}: --auto-mix measures F32, F16 and BF16 weights; '{}' is {}", weight.file, weight.name,
-               DTypeName(weight.dtype));
-        }
-        std::vector<float> w(weight.num_elements());
-        DecodeToF32(weight.dtype, weight.bytes.data(), w.size(), w.data());
-        candidate.bits += FormatBits(format, scheme, weight) * static_cast<double>(weight.num_elements());
-        dequantized.push_back(FakeQuantize(w, weight.rows(), weight.cols(), format, scheme, weight.dtype, pool));
-        TensorView view = weight;
-        view.dtype = DType::kF32;
-        view.bytes = {reinterpret_cast<const std::byte*>(dequantized.back().data()),
-                      dequantized.back().size() * sizeof(float)};
-        views.push_back(view);
-        replacements.emplace(module, Linear::FromTensor(views.back(), module));
-      }
-      candidate.bits /= static_cast<double>(group.weights);
-      candidate.kld = meter.MeanKld(model.WithLinears(replacements));
-      group.candidates.push_back(candidate);
+      candidates.push_back({format, builder.Add(group, format, replacements), 0});
+      variants.push_back(model.WithLinears(replacements));
     }
-    std::stable_sort(group.candidates.begin(), group.candidates.end(),
+    const std::vector<double> klds = meter.MeanKlds(variants);
+    variants.clear();
+    builder.Release();
+    for (size_t c = 0; c < candidates.size(); ++c) candidates[c].kld = klds[c];
+    std::stable_sort(candidates.begin(), candidates.end(),
                      [](const MixCandidate& a, const MixCandidate& b) { return a.bits < b.bits; });
+    group.candidates = std::move(candidates);
   }
 
   return std::move(plan.groups);
+}
+
+double MeasurePlanKld(const Checkpoint& original, const QuantScheme& scheme, const std::vector<MixGroup>& groups,
+                      const std::vector<TokenSequence>& sequences, ThreadPool& pool) {
+  const Transformer model(original);
+  CandidateWeights builder(original, model, scheme, sequences, pool);
+  std::map<std::string, Linear> replacements;
+  for (const size_t g : LayerOrder(groups)) {
+    builder.Add(groups[g], groups[g].candidates[groups[g].chosen].format, replacements);
+  }
+  std::vector<Transformer> variants;
+  variants.push_back(model.WithLinears(replacements));
+  return KlMeter(model, sequences, pool).MeanKlds(variants)[0];
 }
 
 MixedPrecisionPlan ChooseWithinBudget(std::vector<MixGroup> groups, double budget_bits) {

@@ -125,7 +125,7 @@ class LayerwiseInt4Quantizer : public LayerwiseQuantizer {
       // mse_grid; on ggml's Q4_0 grid (GGUF output) the static groups keep ggml's own d = max / -8 of the
       // weight's block, and GPTQ chooses only the nibbles.
       Int4Params gptq_params = params;
-      gptq_params.mse_grid = 100;
+      gptq_params.mse_grid = kGptqScaleSearchGrid;
       m = QuantizeGptq(weight.data(), rows, cols, stats->hessian->Finish(), gptq_params, options, &pool_);
     } else {
       ApplyAwqScales(module, weight, rows, cols);

@@ -30,6 +30,9 @@
 
 namespace octet {
 
+// The grid llm-compressor's MSE observer searches for GPTQ's static group scales (compressed-tensors output).
+inline constexpr int kGptqScaleSearchGrid = 100;
+
 // Throws octet::Error if the scheme is not INT4 with gptq/awq, there is no sequence, or a sequence does not fit
 // the model. `original` must outlive the result.
 std::unique_ptr<LayerwiseQuantizer> NewLayerwiseInt4Quantizer(const Checkpoint& original, const QuantScheme& scheme,
