@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -108,6 +109,13 @@ std::vector<uint8_t> RandomWeights(DType dtype, size_t count) {
   return bytes;
 }
 
+// Inputs like a layer's activations: varied F32 values (none of the kernels depends on them for speed).
+std::vector<float> Activations(size_t count) {
+  std::vector<float> x(count);
+  for (size_t i = 0; i < count; ++i) x[i] = std::sin(0.37f * static_cast<float>(i) + 0.1f) * 1.7f;
+  return x;
+}
+
 WeightMatrix MakeWeights(DType dtype, const std::vector<uint8_t>& bytes, const std::vector<float>& scales) {
   WeightMatrix w;
   w.dtype = dtype;
@@ -127,7 +135,7 @@ void BM_MatVecInCache(benchmark::State& state, DType dtype) {
   const std::vector<float> scales(kCacheRows, 0.5f);
   WeightMatrix w = MakeWeights(dtype, bytes, scales);
   w.rows = kCacheRows;
-  const std::vector<float> x(kCols, 0.25f);
+  const std::vector<float> x = Activations(kCols);
   std::vector<float> y(kCacheRows);
   ThreadPool pool(1);
   for (auto _ : state) {
@@ -145,7 +153,7 @@ void BM_MatVec(benchmark::State& state, DType dtype, const BandwidthTable* bandw
   const std::vector<uint8_t> bytes = RandomWeights(dtype, kRows * kCols);
   const std::vector<float> scales(kRows, 0.5f);
   const WeightMatrix w = MakeWeights(dtype, bytes, scales);
-  const std::vector<float> x(kCols, 0.25f);
+  const std::vector<float> x = Activations(kCols);
   std::vector<float> y(kRows);
   ThreadPool pool(threads);
   for (auto _ : state) {
