@@ -214,7 +214,8 @@ HWY_INLINE float OffsetCorrection(const Int4Matrix& m, size_t r, const float* HW
   return hn::GetLane(hn::SumOfLanes(df, acc));
 }
 
-// out[0..3] = dot(row r + i, x) for 4 rows, x in chunk order, x_sums[g] the sum of x over group g. Per group and
+// out[i] = dot(row r + i·stride, x) for 4 rows i = 0..3 (stride 1: adjacent rows; MatVecInt4 passes the
+// length of its row streams), x in chunk order, x_sums[g] the sum of x over group g. Per group and
 // row the chunks accumulate u·x lane-wise (u = stored nibble) into a block sum, which is multiplied by the
 // group's scale s and added to the row's accumulator; the offsets o = 8 + zp go in as sum_g o·s·x_sums[g]
 // subtracted at the end (OffsetCorrection): sum (u - o)·s·x = s·sum u·x - o·s·sum x. That leaves 7 vector
@@ -222,13 +223,15 @@ HWY_INLINE float OffsetCorrection(const Int4Matrix& m, size_t r, const float* HW
 // of subtracting the offset from every nibble. It costs a little accuracy, still F32-level: the u·x terms reach
 // 15|x| where (q - zp)·x average ~4|x|, and the two sums partly cancel. Named variables as in decode_kernels-inl.h (GCC spills arrays of vectors).
 template <bool kChecked>
-HWY_INLINE void DotInt4Rows4Impl(const Int4Matrix& m, const Int4Chunks& chunks, size_t r,
+HWY_INLINE void DotInt4Rows4Impl(const Int4Matrix& m, const Int4Chunks& chunks, size_t r, size_t stride,
                                  const float* HWY_RESTRICT x, const float* HWY_RESTRICT x_sums,
                                  float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du32;
   const size_t n = chunks.lanes;
-  const float *s0 = m.ScaleRow(r), *s1 = m.ScaleRow(r + 1), *s2 = m.ScaleRow(r + 2), *s3 = m.ScaleRow(r + 3);
+  const size_t r1 = r + stride, r2 = r + 2 * stride, r3 = r + 3 * stride;
+  const float *s0 = m.ScaleRow(r), *s1 = m.ScaleRow(r1), *s2 = m.ScaleRow(r2), *s3 = m.ScaleRow(r3);
+  const size_t step = stride * m.row_bytes;
   auto a0 = hn::Zero(df), a1 = a0, a2 = a0, a3 = a0;
   for (size_t g = 0; g < m.groups; ++g) {
     auto b0 = hn::Zero(df), b1 = b0, b2 = b0, b3 = b0;
@@ -240,9 +243,9 @@ HWY_INLINE void DotInt4Rows4Impl(const Int4Matrix& m, const Int4Chunks& chunks, 
       const auto x_hi = hn::Load(df, xg + n);
       const size_t offset = r * m.row_bytes + c / 2;
       AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset), x_lo, x_hi, b0);
-      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + m.row_bytes), x_lo, x_hi, b1);
-      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 2 * m.row_bytes), x_lo, x_hi, b2);
-      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 3 * m.row_bytes), x_lo, x_hi, b3);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + step), x_lo, x_hi, b1);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 2 * step), x_lo, x_hi, b2);
+      AccumulateChunk(df, LoadPackedBytes<kChecked>(du32, m, offset + 3 * step), x_lo, x_hi, b3);
     }
     const size_t gs = g * m.scale_step;
     a0 = hn::MulAdd(b0, hn::Set(df, s0[gs]), a0);
@@ -251,20 +254,20 @@ HWY_INLINE void DotInt4Rows4Impl(const Int4Matrix& m, const Int4Chunks& chunks, 
     a3 = hn::MulAdd(b3, hn::Set(df, s3[gs]), a3);
   }
   out[0] = hn::GetLane(hn::SumOfLanes(df, a0)) - OffsetCorrection(m, r, x_sums);
-  out[1] = hn::GetLane(hn::SumOfLanes(df, a1)) - OffsetCorrection(m, r + 1, x_sums);
-  out[2] = hn::GetLane(hn::SumOfLanes(df, a2)) - OffsetCorrection(m, r + 2, x_sums);
-  out[3] = hn::GetLane(hn::SumOfLanes(df, a3)) - OffsetCorrection(m, r + 3, x_sums);
+  out[1] = hn::GetLane(hn::SumOfLanes(df, a1)) - OffsetCorrection(m, r1, x_sums);
+  out[2] = hn::GetLane(hn::SumOfLanes(df, a2)) - OffsetCorrection(m, r2, x_sums);
+  out[3] = hn::GetLane(hn::SumOfLanes(df, a3)) - OffsetCorrection(m, r3, x_sums);
 }
 
-// Reads of rows r..r+3 stay inside the matrix when another row follows them (a chunk reads at most Lanes bytes
-// past its row's last byte), so all but the last rows skip the per-load bounds test.
-HWY_INLINE void DotInt4Rows4(const Int4Matrix& m, const Int4Chunks& chunks, size_t r,
+// Reads of rows r, ..., r + 3·stride stay inside the matrix when another row follows the last of them (a chunk
+// reads at most Lanes bytes past its row's last byte), so all but the last rows skip the per-load bounds test.
+HWY_INLINE void DotInt4Rows4(const Int4Matrix& m, const Int4Chunks& chunks, size_t r, size_t stride,
                              const float* HWY_RESTRICT x, const float* HWY_RESTRICT x_sums,
                              float* HWY_RESTRICT out) {
-  if ((r + 4) * m.row_bytes + chunks.lanes <= m.rows * m.row_bytes) {
-    DotInt4Rows4Impl<false>(m, chunks, r, x, x_sums, out);
+  if ((r + 3 * stride + 1) * m.row_bytes + chunks.lanes <= m.rows * m.row_bytes) {
+    DotInt4Rows4Impl<false>(m, chunks, r, stride, x, x_sums, out);
   } else {
-    DotInt4Rows4Impl<true>(m, chunks, r, x, x_sums, out);
+    DotInt4Rows4Impl<true>(m, chunks, r, stride, x, x_sums, out);
   }
 }
 

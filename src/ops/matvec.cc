@@ -243,7 +243,21 @@ void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& poo
   pool.ParallelFor(DivCeil(m.rows, kMatVecRowsPerItem), [&](size_t item) {
     const size_t r_end = std::min(m.rows, (item + 1) * kMatVecRowsPerItem);
     size_t r = item * kMatVecRowsPerItem;
-    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, xc, sums, y + r);
+    // kRowStreams concurrent streams of n rows each, as in MatVecTyped: stream k walks rows r + k·n, ...,
+    // r + k·n + n − 1, so each runs through n·row_bytes contiguous bytes (INT4 rows of 2048 columns are only
+    // 1 KiB: adjacent rows would put four streams in every 4 KiB page). Two calls of 4 rows each per step.
+    float out[4];
+    if (const size_t n = (r_end - r) / kRowStreams; n > 0) {
+      for (size_t j = 0; j < n; ++j) {
+        for (size_t half = 0; half < kRowStreams; half += 4) {
+          const size_t first = r + j + half * n;
+          DotInt4Rows4(m, chunks, first, n, xc, sums, out);
+          for (size_t i = 0; i < 4; ++i) y[first + i * n] = out[i];
+        }
+      }
+      r += kRowStreams * n;
+    }
+    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, 1, xc, sums, y + r);
     for (; r < r_end; ++r) y[r] = DotInt4Row(m, chunks, r, xc, sums);
   });
 }
