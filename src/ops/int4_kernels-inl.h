@@ -19,6 +19,7 @@
 #ifndef OCTET_OPS_INT4_KERNELS_SHARED_
 #define OCTET_OPS_INT4_KERNELS_SHARED_
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -160,18 +161,35 @@ inline bool QuantizeInt4Input(const Int4Matrix& m, const Int4IntLayout& layout, 
       const size_t b = g * layout.blocks_per_group + k;
       const size_t begin = g * m.group + k * layout.block;
       const size_t end = std::max(begin, std::min(group_end, begin + layout.block));  // begin: nothing left
-      float max = 0;
-      for (size_t c = begin; c < end; ++c) {
-        const float magnitude = std::fabs(x[c]);
-        if (!(magnitude <= std::numeric_limits<float>::max())) return false;  // Inf or NaN
-        max = std::max(max, magnitude);
+      // Four partial maxima (one would be a chain of dependent max operations); NaN fails the <= test.
+      float max4[4] = {0, 0, 0, 0};
+      bool finite = true;
+      size_t c = begin;
+      for (; c + 4 <= end; c += 4) {
+        for (size_t i = 0; i < 4; ++i) {
+          const float magnitude = std::fabs(x[c + i]);
+          finite &= magnitude <= std::numeric_limits<float>::max();
+          max4[i] = magnitude > max4[i] ? magnitude : max4[i];
+        }
       }
+      for (; c < end; ++c) {
+        const float magnitude = std::fabs(x[c]);
+        finite &= magnitude <= std::numeric_limits<float>::max();
+        max4[0] = magnitude > max4[0] ? magnitude : max4[0];
+      }
+      if (!finite) return false;  // Inf or NaN
+      const float max = std::max(std::max(max4[0], max4[1]), std::max(max4[2], max4[3]));
       if (max != 0 && max < 0x1p-100f) return false;
-      int exponent = 0;
-      std::frexp(max, &exponent);  // max < 2^exponent, so max · 2^(15 - exponent) < 2^15
-      float inverse = std::ldexp(1.0f, 15 - exponent);
-      if (RoundToInt(max * inverse) > kInt4IntMax) inverse *= 0.5f;
-      block_scales[b] = max == 0 ? 0.0f : 1.0f / inverse;
+      // max in [2^(E - 127), 2^(E - 126)) for its biased exponent E (normal: >= 2^-100), so max · 2^(141 - E) <
+      // 2^15; both powers of two below are normal floats for E in [27, 254].
+      const uint32_t biased = max == 0 ? 127 : (std::bit_cast<uint32_t>(max) >> 23);
+      float inverse = std::bit_cast<float>((268 - biased) << 23);  // 2^(141 - E)
+      float step = std::bit_cast<float>((biased - 14) << 23);      // 2^(E - 141)
+      if (RoundToInt(max * inverse) > kInt4IntMax) {
+        inverse *= 0.5f;
+        step *= 2.0f;
+      }
+      block_scales[b] = max == 0 ? 0.0f : step;
       int32_t sum = 0;
       int16_t* HWY_RESTRICT out = xq + b * layout.chunks_per_block * layout.width;
       for (size_t j = 0; j < layout.chunks_per_block; ++j, out += layout.width) {
@@ -448,7 +466,7 @@ HWY_INLINE void AddBlock(D32, hn::Vec<D32> sum0, hn::Vec<D32> sum1, hn::Vec<DF> 
 // vector operations per chunk of 2·N16 weights (widen, and, shift, 2 multiply-adds, 2 adds; the x loads are
 // shared by the 4 rows) plus a conversion and 2 float operations per block, against 14 per 2·N16 weights for the
 // float kernel (DotInt4Rows4Impl).
-template <bool kChecked, class D32>
+template <bool kChecked, bool kOneChunk, class D32>
 HWY_INLINE void DotInt4Rows4IntImpl(D32 d32, const Int4Matrix& m, const Int4IntLayout& layout, size_t r,
                                     size_t stride, const int16_t* HWY_RESTRICT xq,
                                     const float* HWY_RESTRICT block_scales, const float* HWY_RESTRICT x_sums,
@@ -460,6 +478,9 @@ HWY_INLINE void DotInt4Rows4IntImpl(D32 d32, const Int4Matrix& m, const Int4IntL
   const size_t r1 = r + stride, r2 = r + 2 * stride, r3 = r + 3 * stride;
   const float *s0 = m.ScaleRow(r), *s1 = m.ScaleRow(r1), *s2 = m.ScaleRow(r2), *s3 = m.ScaleRow(r3);
   const size_t step = stride * m.row_bytes;
+  // kOneChunk: groups of one chunk (groups of 32 on AVX-512 and AVX2, of 16 on SSE4), so the block loops vanish.
+  const size_t blocks_per_group = kOneChunk ? 1 : layout.blocks_per_group;
+  const size_t chunks_per_block = kOneChunk ? 1 : layout.chunks_per_block;
   const int16_t* HWY_RESTRICT xb = xq;
   const float* HWY_RESTRICT sx = block_scales;
   auto a0 = hn::Zero(df), a1 = a0, a2 = a0, a3 = a0;
@@ -468,11 +489,11 @@ HWY_INLINE void DotInt4Rows4IntImpl(D32 d32, const Int4Matrix& m, const Int4IntL
     const auto sc0 = hn::Set(df, s0[gs]), sc1 = hn::Set(df, s1[gs]), sc2 = hn::Set(df, s2[gs]),
                sc3 = hn::Set(df, s3[gs]);
     size_t offset = r * m.row_bytes + g * m.group / 2;
-    for (size_t k = 0; k < layout.blocks_per_group; ++k, offset += layout.block / 2) {
+    for (size_t k = 0; k < blocks_per_group; ++k, offset += layout.block / 2) {
       auto i0 = hn::Zero(d32), i1 = i0, i2 = i0, i3 = i0;
       auto j0 = hn::Zero(d32), j1 = j0, j2 = j0, j3 = j0;
       size_t o = offset;
-      for (size_t c = 0; c < layout.chunks_per_block; ++c, o += n16, xb += layout.width) {
+      for (size_t c = 0; c < chunks_per_block; ++c, o += n16, xb += layout.width) {
         const auto x_lo = hn::Load(d16, xb);
         const auto x_hi = hn::Load(d16, xb + n16);
         AccumulateChunkInt(d32, LoadPackedBytes<kChecked>(du16, m, o), x_lo, x_hi, i0, j0);
@@ -498,10 +519,12 @@ template <class D32>
 HWY_INLINE void DotInt4Rows4Int(D32 d32, const Int4Matrix& m, const Int4IntLayout& layout, size_t r, size_t stride,
                                 const int16_t* HWY_RESTRICT xq, const float* HWY_RESTRICT block_scales,
                                 const float* HWY_RESTRICT x_sums, float* HWY_RESTRICT out) {
-  if ((r + 3 * stride) * m.row_bytes + layout.read_bytes <= m.rows * m.row_bytes) {
-    DotInt4Rows4IntImpl<false>(d32, m, layout, r, stride, xq, block_scales, x_sums, out);
+  if ((r + 3 * stride) * m.row_bytes + layout.read_bytes > m.rows * m.row_bytes) {
+    DotInt4Rows4IntImpl<true, false>(d32, m, layout, r, stride, xq, block_scales, x_sums, out);
+  } else if (layout.blocks_per_group == 1 && layout.chunks_per_block == 1) {
+    DotInt4Rows4IntImpl<false, true>(d32, m, layout, r, stride, xq, block_scales, x_sums, out);
   } else {
-    DotInt4Rows4IntImpl<true>(d32, m, layout, r, stride, xq, block_scales, x_sums, out);
+    DotInt4Rows4IntImpl<false, false>(d32, m, layout, r, stride, xq, block_scales, x_sums, out);
   }
 }
 
