@@ -14,6 +14,17 @@
 // permuted once per call to match (x_lo[i] = x[c + 2i], x_hi[i] = x[c + 2i + 1]), zero where a chunk runs past
 // its group, so the product of every weight outside the group is exactly 0. Each group of G columns takes
 // ceil(G / 2N) chunks, so groups start at whole chunks and one scale multiplies the group's partial sums.
+//
+// MatVec (one token, decode) takes integer dot products instead (issue 4: "integer dot products where they
+// pay"): the input is quantized once per call to int16 per scale group (QuantizeInt4Input), the nibbles widen to
+// int16 lanes, and ReorderWidenMulAccumulate (vpmaddwd) sums u·xq into int32 lanes per group (DotInt4Rows4Int):
+// about 7 vector operations per 2·N16 weights instead of 14 for the F32 kernel, which made the kernel fast
+// enough to stream the weights at ~75-80% of the read bandwidth (BENCHMARKS.md). Numerics: this deviates from
+// vLLM's W4A16 kernels, which multiply BF16/F16 activations (relative precision 2^-9 / 2^-12): each input carries
+// an error of at most 2^-15 of the largest |x| in its group (a power-of-two step, so inputs that are small
+// multiples of it, such as small integers, stay exact), and the group sums are then exact in int32. Inputs that
+// do not quantize (Inf, NaN, or a group's largest |x| below 2^-100) and odd group sizes take the F32 kernels;
+// MatMul (prefill) keeps F32 inputs. Results stay deterministic and identical at any thread count.
 
 // Shared, target-independent description of an INT4 matrix; defined once.
 #ifndef OCTET_OPS_INT4_KERNELS_SHARED_

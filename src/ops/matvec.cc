@@ -14,6 +14,8 @@
 //  - Packed INT4 (compressed-tensors pack-quantized) has its own kernels (int4_kernels-inl.h): the input is
 //    permuted once per call into the order in which nibbles widen to lanes, group scales multiply per-group
 //    partial sums, and the nibble offsets (8 + zero point) come off once per row through per-group input sums.
+//    MatVec quantizes the input to int16 per group and takes integer dot products (error <= 2^-15 of each
+//    group's largest input; see int4_kernels-inl.h); MatMul keeps F32 inputs.
 #include "ops/matvec.h"
 
 #include <algorithm>
