@@ -329,6 +329,30 @@ TEST(Int4MatVecTest, GroupsStayApartWithVeryDifferentScalesAndInputs) {
   }
 }
 
+// Groups longer than 4096 columns are quantized and summed in several blocks (int4_kernels-inl.h,
+// Int4IntLayout): channel scales on 9001 columns (odd: one group, 3 blocks), groups of 5000 on 10010 columns (2
+// blocks per group, a short last group), groups of 4098 (2 blocks each of a whole number of chunks). Random codes
+// and inputs, so a block read at the wrong offset or scaled by the wrong step shows.
+TEST(Int4MatVecTest, LongGroupsSplitIntoBlocks) {
+  ThreadPool pool(2);
+  uint32_t seed = 1200;
+  const struct {
+    Int4Config config;
+    int64_t cols;
+  } kCases[] = {{{ScaleKind::kChannel, 0, false}, 9001},
+                {{ScaleKind::kGroup, 5000, true}, 10010},
+                {{ScaleKind::kGroup, 4098, false}, 8196}};
+  for (const auto& [config, cols] : kCases) {
+    SCOPED_TRACE(Describe(config) + " cols " + std::to_string(cols));
+    const Int4Case k = MakeCase(7, cols, config, seed++);
+    ForEachSimdTarget([&](const std::string&) {
+      std::vector<float> y(k.rows, std::nanf(""));
+      MatVec(k.Weights(), k.x.data(), y.data(), pool);
+      ExpectMatchesReference(k, y, 1, Input::kQuantized);
+    });
+  }
+}
+
 // Rows long enough to need several 4096-column pieces per group (channel scales, 10000 columns), every code at
 // the largest |q - zp| = 15 and every input at the largest quantized magnitude (x = 32767 / 32768 quantizes to
 // 32767 exactly): each piece's int32 sums reach 15 · 32767 · 4096, just below 2^31. The sums are exact, so the
