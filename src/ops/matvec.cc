@@ -14,6 +14,8 @@
 //  - Packed INT4 (compressed-tensors pack-quantized) has its own kernels (int4_kernels-inl.h): the input is
 //    permuted once per call into the order in which nibbles widen to lanes, group scales multiply per-group
 //    partial sums, and the nibble offsets (8 + zero point) come off once per row through per-group input sums.
+//    MatVec quantizes the input to int16 per group and takes integer dot products (error <= 2^-15 of each
+//    group's largest input; see int4_kernels-inl.h); MatMul keeps F32 inputs.
 #include "ops/matvec.h"
 
 #include <algorithm>
@@ -231,9 +233,57 @@ void MatMulInt4(const WeightMatrix& w, const float* x, size_t tokens, float* y, 
   });
 }
 
-void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
-  const Int4Matrix m(w);
-  if (!m.ChunkOrderApplies()) return MatMulInt4(w, x, 1, y, pool);
+// INT4 MatVec reads an item's rows as this many concurrent streams, one kernel call (4 rows) per step. Measured
+// on the 14336×4096 g128 benchmark (Zen 4, one thread; BENCHMARKS.md): adjacent rows ~8.9 GB/s, 4 streams
+// ~12-13.8, 8 streams (two calls per step, as MatVecTyped's 8 rows per call) ~11.7-12.4, 16 streams ~10.7.
+constexpr size_t kInt4RowStreams = 4;
+
+// Runs an item's rows [r, r_end) as kInt4RowStreams concurrent streams of n rows each, as MatVecTyped does:
+// stream k walks rows r + k·n, ..., r + k·n + n − 1, so each runs through n·row_bytes contiguous bytes (INT4 rows
+// of 2048 columns are only 1 KiB: adjacent rows would put four streams in every 4 KiB page). dot4(first, stride,
+// out) computes rows first + i·stride (i < 4); dot1(r) one row. Each row is computed the same way whatever the
+// order, so results do not depend on it.
+template <class Dot4, class Dot1>
+void ForInt4ItemRows(size_t r, size_t r_end, float* y, const Dot4& dot4, const Dot1& dot1) {
+  static_assert(kInt4RowStreams % 4 == 0, "whole kernel calls per step");
+  float out[4];
+  if (const size_t n = (r_end - r) / kInt4RowStreams; n > 0) {
+    for (size_t j = 0; j < n; ++j) {
+      for (size_t quarter = 0; quarter < kInt4RowStreams; quarter += 4) {
+        const size_t first = r + j + quarter * n;
+        dot4(first, n, out);
+        for (size_t i = 0; i < 4; ++i) y[first + i * n] = out[i];
+      }
+    }
+    r += kInt4RowStreams * n;
+  }
+  for (; r < r_end; ++r) y[r] = dot1(r);  // fewer than 4 rows left
+}
+
+// The integer path (int4_kernels-inl.h, DotInt4Rows4Int) with int32 lanes of tag D32; false where the input does
+// not quantize (QuantizeInt4Input), leaving the call to the float kernels.
+template <class D32>
+bool MatVecInt4Integer(D32 d32, const Int4Matrix& m, const float* x, float* y, ThreadPool& pool) {
+  const Int4IntLayout layout(m, 2 * hn::Lanes(Int16Tag<D32>()));
+  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());  // OffsetCorrection reads whole vectors of sums
+  hwy::AlignedFreeUniquePtr<int16_t[]> xq = hwy::AllocateAligned<int16_t>(layout.length);
+  std::vector<float> block_scales(layout.blocks);
+  std::vector<float> x_sums(DivCeil(m.groups, lanes) * lanes, 0.0f);
+  if (!QuantizeInt4Input(m, layout, x, xq.get(), block_scales.data(), x_sums.data())) return false;
+  const int16_t* q = xq.get();
+  const float* bs = block_scales.data();
+  const float* sums = x_sums.data();
+  pool.ParallelFor(DivCeil(m.rows, kMatVecRowsPerItem), [&](size_t item) {
+    ForInt4ItemRows(
+        item * kMatVecRowsPerItem, std::min(m.rows, (item + 1) * kMatVecRowsPerItem), y,
+        [&](size_t r, size_t stride, float* out) { DotInt4Rows4Int(d32, m, layout, r, stride, q, bs, sums, out); },
+        [&](size_t r) { return DotInt4RowInt(d32, m, layout, r, q, bs, sums); });
+  });
+  return true;
+}
+
+// The float kernels: inputs that do not quantize to int16 (not finite, or tiny and nonzero).
+void MatVecInt4Float(const Int4Matrix& m, const float* x, float* y, ThreadPool& pool) {
   const Int4Chunks chunks(m);
   hwy::AlignedFreeUniquePtr<float[]> x_chunked = hwy::AllocateAligned<float>(chunks.length);
   std::vector<float> x_sums(DivCeil(m.groups, chunks.lanes) * chunks.lanes, 0.0f);
@@ -241,11 +291,26 @@ void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& poo
   const float* xc = x_chunked.get();
   const float* sums = x_sums.data();
   pool.ParallelFor(DivCeil(m.rows, kMatVecRowsPerItem), [&](size_t item) {
-    const size_t r_end = std::min(m.rows, (item + 1) * kMatVecRowsPerItem);
-    size_t r = item * kMatVecRowsPerItem;
-    for (; r + 4 <= r_end; r += 4) DotInt4Rows4(m, chunks, r, xc, sums, y + r);
-    for (; r < r_end; ++r) y[r] = DotInt4Row(m, chunks, r, xc, sums);
+    ForInt4ItemRows(
+        item * kMatVecRowsPerItem, std::min(m.rows, (item + 1) * kMatVecRowsPerItem), y,
+        [&](size_t r, size_t stride, float* out) { DotInt4Rows4(m, chunks, r, stride, xc, sums, out); },
+        [&](size_t r) { return DotInt4Row(m, chunks, r, xc, sums); });
   });
+}
+
+void MatVecInt4(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {
+  const Int4Matrix m(w);
+  if (!m.ChunkOrderApplies()) return MatMulInt4(w, x, 1, y, pool);
+  // Full-width int32 lanes, or half width where groups are not whole full chunks (4 columns per int32 lane):
+  // groups of 32 on AVX-512. Blocks are whole chunks, so the full width would waste up to half its work there.
+  const hn::ScalableTag<int32_t> d32;
+  constexpr size_t kMaxLanes = HWY_LANES(int32_t);
+  if (kMaxLanes >= 2 && m.groups > 1 && m.group % (4 * hn::Lanes(d32)) != 0) {
+    if (MatVecInt4Integer(hn::CappedTag<int32_t, (kMaxLanes + 1) / 2>(), m, x, y, pool)) return;
+    return MatVecInt4Float(m, x, y, pool);
+  }
+  if (MatVecInt4Integer(d32, m, x, y, pool)) return;
+  MatVecInt4Float(m, x, y, pool);
 }
 
 void MatVecImpl(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool) {

@@ -211,7 +211,10 @@ TEST_P(Int4ForwardTest, ComputesExactlyTheDequantizedModel) {
       };
       std::vector<double> reference(expected.begin() + t * vocab, expected.begin() + (t + 1) * vocab);
       EXPECT_LE(testing::RelativeError(row(logits), {reference}), 1e-5) << "sequence " << i << " position " << t;
-      EXPECT_LE(testing::RelativeError(row(decoded), {reference}), 1e-5) << "decode, sequence " << i
+      // Decode's MatVec quantizes each layer input to int16 per weight group (ops/int4_kernels-inl.h: error
+      // <= 2^-15 ≈ 3e-5 of the group's largest input), which the 4 layers amplify: up to 2.1e-4 measured here,
+      // still well below the INT4 quantization itself (> 1e-3, checked below).
+      EXPECT_LE(testing::RelativeError(row(decoded), {reference}), 5e-4) << "decode, sequence " << i
                                                                           << " position " << t;
       // The quantization must be visible: the unquantized model is far from the INT4 one.
       sensitive += testing::RelativeError(row(unquantized), {reference}) > 1e-3;
