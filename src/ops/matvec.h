@@ -1,7 +1,8 @@
 // Matrix-vector and matrix-matrix products over weights in their storage type (F32, F16, BF16, FP8 E4M3/E5M2,
-// packed INT4) with their dequantization scales, accumulating in F32. The weights are never expanded in memory:
-// each row is decoded in registers as it streams by, so FP8 reads half the bytes of BF16 (on one Zen 4 core the
-// E4M3 decode is compute-bound at ~12-15 GB/s; see BENCHMARKS.md) and INT4 about a quarter.
+// packed INT4) with their dequantization scales, accumulating in F32 (INT4 MatVec: int16 inputs per group and
+// int32 partial sums per block, then F32; see ops/int4_kernels-inl.h). The weights are never expanded in memory:
+// each row is decoded in registers as it streams by, so FP8 reads half the bytes of BF16 and INT4 about a quarter
+// (bytes/s against the machine's read bandwidth: BENCHMARKS.md).
 //
 // Kernels are compiled for every x86 target Highway 1.0.3 builds by default (AVX3 = AVX-512, AVX2, SSE4, SSSE3,
 // scalar) and the best one is picked at run time. Threads split the output rows; each output element is computed
