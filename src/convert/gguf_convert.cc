@@ -66,8 +66,13 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
                  imported.tensors_written, imported.config["architectures"][0].get<std::string>(),
                  scratch.path().string());
     }
-    if (!imported.tokenizer_written && !gguf_out) {
-      fmt::print(options.log, "octet convert: warning: {}\n", imported.tokenizer_note);
+    if (!gguf_out) {
+      // A missing tokenizer is a warning, not an error: the weights are still worth writing.
+      if (!imported.tokenizer_written) {
+        fmt::print(options.log, "octet convert: warning: {}\n", imported.tokenizer_note);
+      } else if (!options.quiet) {
+        fmt::print(options.log, "octet convert: tokenizer {}\n", imported.tokenizer_note);
+      }
     }
     ConvertOptions next = options;
     next.model = scratch.path();

@@ -268,18 +268,20 @@ Json TokenizerJson(const GgufFile& file, const Vocab& v) {
     // The byte-level layout of GPT-2 / Llama-3 / Qwen2 tokenizer.json files (convert_slow_tokenizer.py
     // GPT2Converter, Qwen2Converter; Llama-3's published file), the split regex named by tokenizer.ggml.pre.
     root["normalizer"] = nullptr;
-    root["pre_tokenizer"] = {
-        {"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"},
-           {"pattern", {{"Regex", std::string(SplitPatternRegex(v.pre->pattern))}}},
-           {"behavior", "Isolated"},
-           {"invert", false}},
-          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
-    root["post_processor"] =
-        v.add_bos || v.add_eos
-            ? PostProcessor(v)
-            : Json{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+    const Json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                             {"use_regex", v.pre->pattern == SplitPattern::kGpt2}};
+    if (v.pre->pattern == SplitPattern::kGpt2) {
+      root["pre_tokenizer"] = byte_level;  // GPT-2's regex is the ByteLevel pre-tokenizer's own
+    } else {
+      const Json split = {{"type", "Split"},
+                          {"pattern", {{"Regex", std::string(SplitPatternRegex(v.pre->pattern))}}},
+                          {"behavior", "Isolated"},
+                          {"invert", false}};
+      root["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}};
+    }
+    const Json offsets = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+    root["post_processor"] = v.add_bos || v.add_eos ? Json{{"type", "Sequence"}, {"processors", {offsets, PostProcessor(v)}}}
+                                                    : offsets;
     root["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
     model["unk_token"] = nullptr;
     model["continuing_subword_prefix"] = nullptr;

@@ -12,10 +12,12 @@
 //   highest first), which makes BPE's lowest-rank-first merging SentencePiece's highest-score-first merging;
 //   normalizer Prepend("▁") + Replace(" ", "▁") (only the Replace when tokenizer.ggml.add_space_prefix is false);
 //   no pre-tokenizer; decoder Replace("▁", " "), ByteFallback, Fuse, Strip(1 leading space, when prefixed).
-// tokenizer.ggml.model "gpt2" (byte-level BPE): model BPE with tokenizer.ggml.merges, no byte fallback;
-//   pre-tokenizer Split(the regex of tokenizer.ggml.pre, Isolated) + ByteLevel(no prefix space, no regex), the
-//   pre -> regex map being the one octet's GGUF tokenizer implements (FindGgufPreTokenizer: gpt-2, llama-bpe /
-//   llama3, qwen2 and llama.cpp's aliases); ignore_merges for Llama-3's; decoder ByteLevel.
+// tokenizer.ggml.model "gpt2" (byte-level BPE): model BPE with tokenizer.ggml.merges, no byte fallback; the
+//   layout of GPT-2's, Llama-3's and Qwen2's own tokenizer.json files: pre-tokenizer ByteLevel (GPT-2's regex) or
+//   Split(the regex of tokenizer.ggml.pre, Isolated) + ByteLevel(no prefix space, no regex), the pre -> regex map
+//   being the one octet's GGUF tokenizer implements (FindGgufPreTokenizer: gpt-2, llama-bpe / llama3, qwen2 and
+//   llama.cpp's aliases); ignore_merges for Llama-3's; decoder ByteLevel. (Qwen2's NFC normalizer is not
+//   restored: llama.cpp, whose reading of the keys this follows, does not normalize either.)
 // Both: control (token_type 3) and unknown (2) tokens become added_tokens with special=true, normalized=false, as
 // GGUFLlamaConverter does for type 3 (llama.cpp also cuts unknown tokens out of text); user-defined (4) tokens
 // become non-special added tokens. A TemplateProcessing post-processor adds BOS / EOS per
