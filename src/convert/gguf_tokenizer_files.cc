@@ -62,7 +62,9 @@ Vocab ReadVocab(const GgufFile& file) {
   }
   for (size_t i = 0; i < n; ++i) {
     const auto [it, inserted] = seen.emplace(v.tokens[i], i);
-    if (!inserted) Fail("{}: duplicate token '{}' in {} (ids {} and {})", source, v.tokens[i], kTokensKey, it->second, i);
+    if (!inserted) {
+      Fail("{}: duplicate token '{}' in {} (ids {} and {})", source, v.tokens[i], kTokensKey, it->second, i);
+    }
   }
 
   v.types.assign(n, static_cast<int64_t>(GgufTokenType::kNormal));
@@ -72,11 +74,16 @@ Vocab ReadVocab(const GgufFile& file) {
   }
   if (v.spm) {
     // GGUFTokenizerSkeleton: "tokens and scores need to be passed for a LLaMa tokenizer without merges".
-    if (!file.Has(kScoresKey)) Fail("{}: metadata key '{}' is missing (llama vocabularies need it)", source, kScoresKey);
+    if (!file.Has(kScoresKey)) {
+      Fail("{}: metadata key '{}' is missing (llama vocabularies need it)", source, kScoresKey);
+    }
     const GgufArray& scores = file.GetArray(kScoresKey);
-    if (scores.elements.size() != n) Fail("{}: {} has {} entries for {} tokens", source, kScoresKey, scores.elements.size(), n);
+    if (scores.elements.size() != n) {
+      Fail("{}: {} has {} entries for {} tokens", source, kScoresKey, scores.elements.size(), n);
+    }
     for (const GgufValue& s : scores.elements) {
-      v.scores.push_back(s.is_float() ? static_cast<float>(s.AsDouble(kScoresKey)) : static_cast<float>(s.AsInt64(kScoresKey)));
+      v.scores.push_back(s.is_float() ? static_cast<float>(s.AsDouble(kScoresKey))
+                                      : static_cast<float>(s.AsInt64(kScoresKey)));
     }
   } else {
     const std::optional<std::string> pre = file.FindString(kPreKey);
@@ -251,9 +258,10 @@ Json TokenizerJson(const GgufFile& file, const Vocab& v) {
     root["normalizer"] = {{"type", "Sequence"}, {"normalizers", normalizers}};
     root["pre_tokenizer"] = nullptr;
     root["post_processor"] = PostProcessor(v);
-    Json decoders = Json::array({{{"type", "Replace"}, {"pattern", StringNormalizerPattern(kSpaceMarker)}, {"content", " "}},
-                                 {{"type", "ByteFallback"}},
-                                 {{"type", "Fuse"}}});
+    Json decoders =
+        Json::array({{{"type", "Replace"}, {"pattern", StringNormalizerPattern(kSpaceMarker)}, {"content", " "}},
+                     {{"type", "ByteFallback"}},
+                     {{"type", "Fuse"}}});
     if (v.add_space_prefix) decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
     root["decoder"] = {{"type", "Sequence"}, {"decoders", decoders}};
     model["unk_token"] = v.unk ? Json(v.tokens[static_cast<size_t>(*v.unk)]) : Json(nullptr);
@@ -279,9 +287,10 @@ Json TokenizerJson(const GgufFile& file, const Vocab& v) {
                           {"invert", false}};
       root["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}};
     }
-    const Json offsets = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
-    root["post_processor"] = v.add_bos || v.add_eos ? Json{{"type", "Sequence"}, {"processors", {offsets, PostProcessor(v)}}}
-                                                    : offsets;
+    const Json offsets = {
+        {"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+    root["post_processor"] =
+        v.add_bos || v.add_eos ? Json{{"type", "Sequence"}, {"processors", {offsets, PostProcessor(v)}}} : offsets;
     root["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
     model["unk_token"] = nullptr;
     model["continuing_subword_prefix"] = nullptr;
@@ -342,8 +351,8 @@ HfTokenizerFiles BuildHfTokenizerFiles(const GgufFile& file) {
 
   out.description = v.spm ? fmt::format("llama (SentencePiece-style BPE, {} tokens, {} merges derived from the scores)",
                                         v.tokens.size(), out.tokenizer["model"]["merges"].size())
-                          : fmt::format("gpt2 (byte-level BPE, pre '{}', {} tokens, {} merges)",
-                                        file.GetString(kPreKey), v.tokens.size(), out.tokenizer["model"]["merges"].size());
+                          : fmt::format("gpt2 (byte-level BPE, pre '{}', {} tokens, {} merges)", file.GetString(kPreKey),
+                                        v.tokens.size(), out.tokenizer["model"]["merges"].size());
   return out;
 }
 
