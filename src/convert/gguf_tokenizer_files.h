@@ -10,7 +10,8 @@
 //   merges derived from the vocabulary and scores as GGUFTokenizerSkeleton does (every split of every token into
 //   two tokens, each token's splits ordered by the scores of their halves, then all stably by the token's score,
 //   highest first), which makes BPE's lowest-rank-first merging SentencePiece's highest-score-first merging;
-//   normalizer Prepend("▁") + Replace(" ", "▁") (only the Replace when tokenizer.ggml.add_space_prefix is false);
+//   normalizer Prepend("▁") + Replace(" ", "▁") (only the Replace when tokenizer.ggml.add_space_prefix is false:
+//   GGUF_TOKENIZER_MAPPING reads it as add_prefix_space, which LlamaConverter.normalizer / decoder follow);
 //   no pre-tokenizer; decoder Replace("▁", " "), ByteFallback, Fuse, Strip(1 leading space, when prefixed).
 // tokenizer.ggml.model "gpt2" (byte-level BPE): model BPE with tokenizer.ggml.merges, no byte fallback; the
 //   layout of GPT-2's, Llama-3's and Qwen2's own tokenizer.json files: pre-tokenizer ByteLevel (GPT-2's regex) or
