@@ -66,10 +66,18 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
                  imported.tensors_written, imported.config["architectures"][0].get<std::string>(),
                  scratch.path().string());
     }
+    if (!gguf_out) {
+      // A missing tokenizer is a warning, not an error: the weights are still worth writing.
+      if (!imported.tokenizer_written) {
+        fmt::print(options.log, "octet convert: warning: {}\n", imported.tokenizer_note);
+      } else if (!options.quiet) {
+        fmt::print(options.log, "octet convert: tokenizer {}\n", imported.tokenizer_note);
+      }
+    }
     ConvertOptions next = options;
     next.model = scratch.path();
     if (gguf_out) {
-      // GGUF -> GGUF keeps the source's tokenizer keys (the scratch checkpoint has no tokenizer files).
+      // GGUF -> GGUF keeps the source's tokenizer keys as they are (not a round trip through tokenizer.json).
       ConvertSummary summary = ExportGguf(next, *ggml_type, &imported.tokenizer_keys);
       summary.report["source_gguf"] = options.model.string();
       return summary;
@@ -77,8 +85,7 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
     ConvertSummary summary = WithContext(fmt::format("converting the checkpoint imported from {}", options.model.string()),
                                          [&] { return Convert(next); });
     summary.report["source_gguf"] = options.model.string();
-    summary.report["tokenizer_note"] =
-        "the GGUF's tokenizer is not converted back to tokenizer.json; copy the original tokenizer files";
+    summary.report["tokenizer_note"] = imported.tokenizer_note;
     return summary;
   }
   if (gguf_out) return ExportGguf(options, *ggml_type);

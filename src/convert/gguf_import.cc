@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "convert/gguf_llama_layout.h"
+#include "convert/gguf_tokenizer_files.h"
 #include "io/gguf_reader.h"
 #include "io/safetensors_writer.h"
 #include "numeric/convert_rows.h"
@@ -244,7 +245,12 @@ GgufImportResult ImportGgufCheckpoint(const fs::path& gguf, const fs::path& dir,
   writer.Finish();
   std::ofstream(dir / "config.json") << config.dump(2) << "\n";
   if (!fs::exists(dir / "config.json")) Fail("{}: cannot write config.json", dir.string());
-  GgufImportResult result{nlohmann::json::parse(config.dump()), tensors.size(), {}};
+  GgufImportResult result;
+  result.config = nlohmann::json::parse(config.dump());
+  result.tensors_written = tensors.size();
+  const HfTokenizerWriteResult tokenizer = WriteHfTokenizerFiles(file, dir);
+  result.tokenizer_written = tokenizer.written;
+  result.tokenizer_note = tokenizer.note;
   for (const GgufKeyValue& kv : file.metadata()) {
     if (kv.key.rfind("tokenizer.", 0) == 0) result.tokenizer_keys.push_back(kv);
   }

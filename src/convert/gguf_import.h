@@ -12,10 +12,12 @@
 // Design: the checkpoint is materialized, streamed band by band through octet's SafetensorsWriter, in a scratch
 // directory beside the output (`OUT.octet-gguf-import.partial`, locked like any octet output), converted, and
 // removed, also on error. It costs disk (the model at F32 for quantized GGUFs) but no memory, and keeps one
-// converter. The GGUF's tokenizer is not turned back into tokenizer.json: copy the original tokenizer files into
-// OUT (the report says so); a GGUF -> GGUF conversion keeps the source's tokenizer.* keys as they are. A
-// rope_freqs tensor (Llama 3.x rope scaling) becomes config.json's rope_scaling when its factors are those of
-// Meta's parameter sets (factor 8 or 32, low 1, high 4, original context 8192), and is refused otherwise.
+// converter. The GGUF's tokenizer.* metadata becomes tokenizer.json, tokenizer_config.json and
+// special_tokens_map.json in the checkpoint (convert/gguf_tokenizer_files.h), so calibration text can be tokenized
+// and OUT loads in transformers / vLLM; a tokenizer that cannot be expressed leaves only a warning. A GGUF -> GGUF
+// conversion keeps the source's tokenizer.* keys as they are. A rope_freqs tensor (Llama 3.x rope scaling) becomes
+// config.json's rope_scaling when its factors are those of Meta's parameter sets (factor 8 or 32, low 1, high 4,
+// original context 8192), and is refused otherwise.
 #ifndef OCTET_CONVERT_GGUF_IMPORT_H_
 #define OCTET_CONVERT_GGUF_IMPORT_H_
 
@@ -37,10 +39,13 @@ struct GgufImportResult {
   nlohmann::json config;  // the config.json written
   size_t tensors_written = 0;
   std::vector<GgufKeyValue> tokenizer_keys;  // the GGUF's tokenizer.* metadata, for a re-export to GGUF
+  bool tokenizer_written = false;            // tokenizer.json & co. were written into the checkpoint
+  std::string tokenizer_note;                // what was written, or why not
 };
 
-// Writes `gguf` as config.json + model.safetensors into the existing, empty directory `dir`. Throws octet::Error
-// naming the file and tensor (unsupported type, unknown tensor, missing metadata, shapes that disagree).
+// Writes `gguf` as config.json + model.safetensors (+ the tokenizer files) into the existing, empty directory `dir`.
+// Throws octet::Error naming the file and tensor (unsupported type, unknown tensor, missing metadata, shapes that
+// disagree).
 GgufImportResult ImportGgufCheckpoint(const std::filesystem::path& gguf, const std::filesystem::path& dir,
                                       size_t threads);
 

@@ -60,26 +60,24 @@ std::string ReplaceAll(std::string_view text, std::string_view from, std::string
   }
 }
 
-// tokenizer.ggml.pre values llama.cpp maps to the three regexes octet has scanners for (llama-vocab.cpp load()).
-struct PreTokenizer {
-  SplitPattern pattern;
-  bool ignore_merges;
-  bool add_bos;
-};
-std::optional<PreTokenizer> FindPreTokenizer(std::string_view pre) {
+}  // namespace
+
+std::optional<GgufPreTokenizer> FindGgufPreTokenizer(std::string_view pre) {
   for (std::string_view name : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0",
                                 "lfm2"}) {
-    if (pre == name) return PreTokenizer{SplitPattern::kLlama3, true, true};
+    if (pre == name) return GgufPreTokenizer{SplitPattern::kLlama3, true, true};
   }
   for (std::string_view name : {"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
                                 "a.x-4.0", "mellum", "exaone4"}) {
-    if (pre == name) return PreTokenizer{SplitPattern::kGpt2, false, false};
+    if (pre == name) return GgufPreTokenizer{SplitPattern::kGpt2, false, false};
   }
   for (std::string_view name : {"qwen2", "deepseek-r1-qwen", "megrez"}) {
-    if (pre == name) return PreTokenizer{SplitPattern::kQwen2, false, false};
+    if (pre == name) return GgufPreTokenizer{SplitPattern::kQwen2, false, false};
   }
   return std::nullopt;
 }
+
+namespace {
 
 // Tokens llama.cpp recognises as end-of-turn by their text when no eot/eom id is given (load(): "find EOT token").
 bool LooksLikeEndOfTurn(std::string_view token) {
@@ -175,7 +173,7 @@ std::unique_ptr<GgufTokenizer> GgufTokenizer::FromGguf(const GgufFile& file, con
       Fail("{}: no {}: llama.cpp would use its multi-pass 'default' pre-tokenizer, which octet does not implement",
            source, kPreKey);
     }
-    const std::optional<PreTokenizer> found = FindPreTokenizer(*pre);
+    const std::optional<GgufPreTokenizer> found = FindGgufPreTokenizer(*pre);
     if (!found) {
       Fail("{}: {} '{}' is not supported (octet implements gpt-2, llama-bpe/llama3 and qwen2)", source, kPreKey,
            *pre);

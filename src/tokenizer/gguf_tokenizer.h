@@ -61,6 +61,16 @@ enum class GgufTokenType : int32_t {
   kByte = 6,
 };
 
+// What a gpt2 vocabulary's tokenizer.ggml.pre means, for the values llama.cpp maps to the three regexes octet has
+// scanners for (llama-vocab.cpp load()): the split regex, whether whole words in the vocabulary skip the merges
+// (ignore_merges), and whether BOS is added by default.
+struct GgufPreTokenizer {
+  SplitPattern pattern;
+  bool ignore_merges;
+  bool add_bos;
+};
+std::optional<GgufPreTokenizer> FindGgufPreTokenizer(std::string_view pre);
+
 class GgufTokenizer final : public Tokenizer {
  public:
   // Opens `path` and reads its vocabulary. Throws octet::Error naming the file (and key) when the metadata is

@@ -121,6 +121,15 @@ std::optional<SplitPattern> RecognizeSplitPattern(std::string_view regex) {
   return std::nullopt;
 }
 
+std::string_view SplitPatternRegex(SplitPattern pattern) {
+  switch (pattern) {
+    case SplitPattern::kGpt2: return kGpt2Regex;
+    case SplitPattern::kLlama3: return kLlama3Regex;
+    case SplitPattern::kQwen2: return kQwen2Regex;
+  }
+  return kGpt2Regex;
+}
+
 void SplitWithPattern(SplitPattern pattern, std::string_view text, std::vector<std::string_view>& pieces) {
   const Chars s(text);
   for (size_t i = 0; i < s.size();) {

@@ -24,6 +24,9 @@ enum class SplitPattern {
 // The scanner for a Split pre-tokenizer's regex (compared verbatim), or nullopt.
 std::optional<SplitPattern> RecognizeSplitPattern(std::string_view regex);
 
+// The regex `pattern` stands for, as tokenizer.json spells it (RecognizeSplitPattern's inverse).
+std::string_view SplitPatternRegex(SplitPattern pattern);
+
 // Appends the pieces of `text` (together they cover it, in order, none empty) to `pieces`.
 void SplitWithPattern(SplitPattern pattern, std::string_view text, std::vector<std::string_view>& pieces);
 
