@@ -4,6 +4,7 @@
 #ifndef OCTET_UTIL_THREAD_POOL_H_
 #define OCTET_UTIL_THREAD_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -38,11 +39,12 @@ class ThreadPool {
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
   const std::function<void(size_t)>* body_ = nullptr;
-  size_t count_ = 0;
-  size_t next_ = 0;
-  size_t active_ = 0;
-  size_t generation_ = 0;
-  bool stop_ = false;
+  // Written under mutex_; atomic so that spinning threads may read them without it.
+  std::atomic<size_t> count_ = 0;
+  std::atomic<size_t> next_ = 0;
+  std::atomic<size_t> active_ = 0;
+  std::atomic<size_t> generation_ = 0;
+  std::atomic<bool> stop_ = false;
   std::exception_ptr error_;
   size_t error_index_ = 0;
 };
