@@ -737,6 +737,7 @@ ConvertSummary Convert(const ConvertOptions& options) {
     }
   }
   if (!short_groups.empty()) summary.report["short_last_group"] = short_groups;
+  for (const auto& [key, value] : options.report_notes.items()) summary.report[key] = value;
   WriteTextFile(output.path() / "octet-report.json", summary.report.dump(2) + "\n");
   output.Commit();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

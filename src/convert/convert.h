@@ -63,6 +63,8 @@ struct ConvertOptions {
   // Required by INT4 --method gptq|awq (calibration data through the original model, layer by layer).
   LayerwiseQuantizerFactory layerwise_quantizer;
   FILE* log = stderr;                  // progress and summary
+  // Entries copied as they are into the report (e.g. the GGUF file a checkpoint was imported from).
+  nlohmann::ordered_json report_notes = nlohmann::ordered_json::object();
 };
 
 struct ConvertedTensorReport {

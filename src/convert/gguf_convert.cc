@@ -76,17 +76,14 @@ std::optional<ConvertSummary> ConvertGgufIfRequested(const ConvertOptions& optio
     }
     ConvertOptions next = options;
     next.model = scratch.path();
+    next.report_notes["source_gguf"] = options.model.string();
     if (gguf_out) {
       // GGUF -> GGUF keeps the source's tokenizer keys as they are (not a round trip through tokenizer.json).
-      ConvertSummary summary = ExportGguf(next, *ggml_type, &imported.tokenizer_keys);
-      summary.report["source_gguf"] = options.model.string();
-      return summary;
+      return ExportGguf(next, *ggml_type, &imported.tokenizer_keys);
     }
-    ConvertSummary summary = WithContext(fmt::format("converting the checkpoint imported from {}", options.model.string()),
-                                         [&] { return Convert(next); });
-    summary.report["source_gguf"] = options.model.string();
-    summary.report["tokenizer_note"] = imported.tokenizer_note;
-    return summary;
+    next.report_notes["tokenizer_note"] = imported.tokenizer_note;
+    return WithContext(fmt::format("converting the checkpoint imported from {}", options.model.string()),
+                       [&] { return Convert(next); });
   }
   if (gguf_out) return ExportGguf(options, *ggml_type);
   return std::nullopt;

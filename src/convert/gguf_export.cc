@@ -243,6 +243,7 @@ class Exporter {
 
     ConvertSummary summary = Summarize(sinks.errors, tokenizer_note, layerwise.get());
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const auto& [key, value] : options_.report_notes.items()) summary.report[key] = value;
     WriteFileAtomically(GgufReportPath(options_.output), summary.report.dump(2) + "\n");
     if (!options_.quiet) Print(summary, tokenizer_note);
     return summary;

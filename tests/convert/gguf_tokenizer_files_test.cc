@@ -153,6 +153,10 @@ TEST(GgufTokenizerFiles, GgufToStaticFp8CalibratesFromText) {
   const Checkpoint checkpoint = Checkpoint::Open(scratch / "out");
   EXPECT_NE(checkpoint.Find("model.layers.0.self_attn.q_proj.input_scale"), nullptr);
   EXPECT_TRUE(fs::is_regular_file(scratch / "out" / "tokenizer.json"));
+  // The report on disk names the source and what became of its tokenizer.
+  const json report = ReadJson(scratch / "out" / "octet-report.json");
+  EXPECT_EQ(report.value("source_gguf", ""), gguf.string());
+  EXPECT_NE(report.value("tokenizer_note", "").find("tokenizer.json"), std::string::npos) << report.dump(2);
   // And the CLI's own commands tokenize with it.
   const auto tokenized =
       testing::RunCli(fmt::format("tokenize {} --text \"Echoes of vectors\"", (scratch / "out").string()));
@@ -337,6 +341,8 @@ TEST(GgufTokenizerFiles, UnmappableTokenizerIsNamedAndOnlyWarnedAbout) {
   EXPECT_NE(result.output.find("tokenizer.ggml.pre 'deepseek-llm'"), std::string::npos) << result.output;
   EXPECT_TRUE(fs::is_regular_file(scratch / "out" / "model.safetensors"));
   EXPECT_FALSE(fs::exists(scratch / "out" / "tokenizer.json"));
+  EXPECT_NE(ReadJson(scratch / "out" / "octet-report.json").value("tokenizer_note", "").find("deepseek-llm"),
+            std::string::npos);
 }
 
 }  // namespace
