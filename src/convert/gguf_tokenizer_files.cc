@@ -25,7 +25,6 @@ constexpr const char* kPreKey = "tokenizer.ggml.pre";
 constexpr const char* kTokensKey = "tokenizer.ggml.tokens";
 constexpr const char* kScoresKey = "tokenizer.ggml.scores";
 constexpr const char* kTokenTypeKey = "tokenizer.ggml.token_type";
-constexpr const char* kMergesKey = "tokenizer.ggml.merges";
 constexpr const char* kAddBosKey = "tokenizer.ggml.add_bos_token";
 constexpr const char* kAddEosKey = "tokenizer.ggml.add_eos_token";
 constexpr const char* kAddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
@@ -53,19 +52,8 @@ Vocab ReadVocab(const GgufFile& file) {
          kModelKey, model);
   }
   v.spm = model == "llama";
-  v.tokens = file.GetStringArray(kTokensKey);
+  v.tokens = ReadGgufTokens(file);
   const size_t n = v.tokens.size();
-  if (n == 0) Fail("{}: metadata key '{}' is empty", source, kTokensKey);
-  std::unordered_map<std::string_view, size_t> seen;
-  for (size_t i = 0; i < n; ++i) {
-    if (v.tokens[i].empty()) v.tokens[i] = fmt::format("[EMPTY_{}]", i);  // as llama.cpp does
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const auto [it, inserted] = seen.emplace(v.tokens[i], i);
-    if (!inserted) {
-      Fail("{}: duplicate token '{}' in {} (ids {} and {})", source, v.tokens[i], kTokensKey, it->second, i);
-    }
-  }
 
   v.types.assign(n, static_cast<int64_t>(GgufTokenType::kNormal));
   if (file.Has(kTokenTypeKey)) {
@@ -168,20 +156,6 @@ std::vector<std::pair<std::string, std::string>> MergesFromScores(const Vocab& v
   std::vector<std::pair<std::string, std::string>> out;
   out.reserve(merges.size());
   for (const Merge& m : merges) out.emplace_back(m.left, m.right);
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> ReadMerges(const GgufFile& file) {
-  const std::string source = file.path().string();
-  if (!file.Has(kMergesKey)) Fail("{}: metadata key '{}' is missing (gpt2 vocabularies need it)", source, kMergesKey);
-  std::vector<std::pair<std::string, std::string>> out;
-  const std::vector<std::string> lines = file.GetStringArray(kMergesKey);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    // llama.cpp splits at the first space after the first byte (a merge's left side may itself be a space).
-    const size_t space = lines[i].find(' ', 1);
-    if (space == std::string::npos) Fail("{}: {}[{}] '{}' is not \"left right\"", source, kMergesKey, i, lines[i]);
-    out.emplace_back(lines[i].substr(0, space), lines[i].substr(space + 1));
-  }
   return out;
 }
 
@@ -299,7 +273,7 @@ Json TokenizerJson(const GgufFile& file, const Vocab& v) {
     model["byte_fallback"] = false;
     model["ignore_merges"] = v.pre->ignore_merges;
     model["vocab"] = std::move(vocab);
-    model["merges"] = MergesJson(ReadMerges(file));
+    model["merges"] = MergesJson(ReadGgufMerges(file));
   }
   root["model"] = std::move(model);
   return root;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
 #include "tokenizer/byte_level.h"
 #include "util/error.h"
@@ -62,6 +63,46 @@ std::string ReplaceAll(std::string_view text, std::string_view from, std::string
 
 }  // namespace
 
+std::vector<std::string> ReadGgufTokens(const GgufFile& file) {
+  const std::string source = file.path().string();
+  const GgufArray& tokens = file.GetArray(kTokensKey);
+  if (tokens.element_type != GgufValueType::kString) {
+    Fail("{}: metadata key '{}' is an array of {}, expected strings", source, kTokensKey,
+         GgufValueTypeName(tokens.element_type));
+  }
+  if (tokens.elements.empty()) Fail("{}: metadata key '{}' is empty", source, kTokensKey);
+  if (tokens.elements.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    Fail("{}: {} holds {} tokens, more than int32 ids can address", source, kTokensKey, tokens.elements.size());
+  }
+  std::vector<std::string> out;
+  out.reserve(tokens.elements.size());
+  std::unordered_map<std::string_view, size_t> seen;
+  for (size_t i = 0; i < tokens.elements.size(); ++i) {
+    std::string token = tokens.elements[i].AsString();
+    if (token.empty()) token = fmt::format("[EMPTY_{}]", i);  // as llama.cpp does
+    out.push_back(std::move(token));
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto [it, inserted] = seen.emplace(out[i], i);
+    if (!inserted) Fail("{}: duplicate token '{}' in {} (ids {} and {})", source, out[i], kTokensKey, it->second, i);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ReadGgufMerges(const GgufFile& file) {
+  const std::string source = file.path().string();
+  if (!file.Has(kMergesKey)) Fail("{}: metadata key '{}' is missing (gpt2 vocabularies need it)", source, kMergesKey);
+  const std::vector<std::string> lines = file.GetStringArray(kMergesKey);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t space = lines[i].find(' ', 1);
+    if (space == std::string::npos) Fail("{}: {}[{}] '{}' is not \"left right\"", source, kMergesKey, i, lines[i]);
+    out.emplace_back(lines[i].substr(0, space), lines[i].substr(space + 1));
+  }
+  return out;
+}
+
 std::optional<GgufPreTokenizer> FindGgufPreTokenizer(std::string_view pre) {
   for (std::string_view name : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0",
                                 "lfm2"}) {
@@ -109,24 +150,9 @@ std::unique_ptr<GgufTokenizer> GgufTokenizer::FromGguf(const GgufFile& file, con
   }
 
   // ---- vocabulary
-  const GgufArray& tokens = file.GetArray(kTokensKey);
-  if (tokens.element_type != GgufValueType::kString) {
-    Fail("{}: metadata key '{}' is an array of {}, expected strings", source, kTokensKey,
-         GgufValueTypeName(tokens.element_type));
-  }
-  if (tokens.elements.empty()) Fail("{}: metadata key '{}' is empty", source, kTokensKey);
-  if (tokens.elements.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
-    Fail("{}: {} holds {} tokens, more than int32 ids can address", source, kTokensKey, tokens.elements.size());
-  }
-  const size_t n = tokens.elements.size();
-  t->tokens_.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    std::string token = tokens.elements[i].AsString();
-    if (token.empty()) token = fmt::format("[EMPTY_{}]", i);  // as llama.cpp does
-    const auto [it, inserted] = t->token_ids_.emplace(token, static_cast<int32_t>(i));
-    if (!inserted) Fail("{}: duplicate token '{}' in {} (ids {} and {})", source, token, kTokensKey, it->second, i);
-    t->tokens_.push_back(std::move(token));
-  }
+  t->tokens_ = ReadGgufTokens(file);
+  const size_t n = t->tokens_.size();
+  for (size_t i = 0; i < n; ++i) t->token_ids_.emplace(t->tokens_[i], static_cast<int32_t>(i));
 
   t->scores_.assign(n, 0.0f);
   if (const GgufValue* scores = file.Find(kScoresKey)) {
@@ -191,17 +217,12 @@ std::unique_ptr<GgufTokenizer> GgufTokenizer::FromGguf(const GgufFile& file, con
       }
     }
     std::vector<std::pair<std::string, std::string>> merges;
-    if (!file.Has(kMergesKey)) Fail("{}: metadata key '{}' is missing (gpt2 vocabularies need it)", source, kMergesKey);
-    const std::vector<std::string> merge_lines = file.GetStringArray(kMergesKey);
-    merges.reserve(merge_lines.size());
-    for (size_t i = 0; i < merge_lines.size(); ++i) {
-      const std::string& line = merge_lines[i];
-      const size_t space = line.find(' ', 1);
-      if (space == std::string::npos) Fail("{}: {} entry {} '{}' has no space", source, kMergesKey, i, line);
-      auto left = byte_level::TokenToBytes(std::string_view(line).substr(0, space));
-      auto right = byte_level::TokenToBytes(std::string_view(line).substr(space + 1));
+    for (const auto& [left_token, right_token] : ReadGgufMerges(file)) {
+      auto left = byte_level::TokenToBytes(left_token);
+      auto right = byte_level::TokenToBytes(right_token);
       if (!left || !right) {
-        Fail("{}: {} entry {} '{}' has characters outside the byte-level alphabet", source, kMergesKey, i, line);
+        Fail("{}: {} entry '{} {}' has characters outside the byte-level alphabet", source, kMergesKey, left_token,
+             right_token);
       }
       merges.emplace_back(std::move(*left), std::move(*right));
     }

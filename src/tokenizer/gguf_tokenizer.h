@@ -71,6 +71,13 @@ struct GgufPreTokenizer {
 };
 std::optional<GgufPreTokenizer> FindGgufPreTokenizer(std::string_view pre);
 
+// tokenizer.ggml.tokens as llama.cpp reads it: non-empty, at most int32 ids, an empty entry named "[EMPTY_<id>]",
+// duplicates refused. Shared by GgufTokenizer and the tokenizer.json writer (convert/gguf_tokenizer_files.h).
+std::vector<std::string> ReadGgufTokens(const GgufFile& file);
+// tokenizer.ggml.merges (required) split as llama.cpp splits them: at the first space after the first byte (a
+// merge's left side may itself be a space). The sides stay in the vocabulary's byte-level spelling.
+std::vector<std::pair<std::string, std::string>> ReadGgufMerges(const GgufFile& file);
+
 class GgufTokenizer final : public Tokenizer {
  public:
   // Opens `path` and reads its vocabulary. Throws octet::Error naming the file (and key) when the metadata is

@@ -29,6 +29,7 @@
 #include "runtime/transformer.h"
 #include "convert_test_util.h"
 #include "test_util.h"
+#include "tokenizer/gguf_test_vocabularies.h"
 #include "tokenizer/load_tokenizer.h"
 #include "tokenizer/tokenizer_test_util.h"
 #include "util/error.h"
@@ -302,7 +303,7 @@ TEST(GgufExport, ExportedVocabularyTokenizesLikeTheModel) {
 
 // Byte-level BPE tokenizer.json files (GPT-2, Llama 3, Qwen2 flavours in tests/tokenizer/data) carried as
 // llama.cpp's _set_vocab_gpt2 does; read back with octet's GGUF tokenizer they match the tokenizers library.
-class GgufByteLevelExport : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+class GgufByteLevelExport : public ::testing::TestWithParam<testing::gguf_vocab::ByteLevelCase> {};
 
 TEST_P(GgufByteLevelExport, CarriedVocabularyTokenizesLikeTokenizersJs) {
   const auto& [name, pre] = GetParam();
@@ -338,9 +339,8 @@ TEST_P(GgufByteLevelExport, CarriedVocabularyTokenizesLikeTokenizersJs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, GgufByteLevelExport,
-                         ::testing::Values(std::make_pair(std::string("bytelevel_gpt2"), std::string("gpt-2")),
-                                           std::make_pair(std::string("bytelevel_llama3"), std::string("llama-bpe")),
-                                           std::make_pair(std::string("bytelevel_qwen2"), std::string("qwen2"))));
+                         ::testing::ValuesIn(testing::gguf_vocab::kByteLevelFlavours),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(GgufExport, Q4_0BlocksEqualGgmlReferenceOnPermutedRowsAtAnyThreadCount) {
   OCTET_REQUIRE_SHARED_MODEL(model_dir, "aidreams260K");

@@ -229,12 +229,6 @@ TEST(GgufTokenizerFiles, MergesAndFlagsByHand) {
                 {"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"pad_token", "<pad>"}}));
 }
 
-struct ByteLevelCase {
-  std::string name;
-  std::string pre;
-  friend void PrintTo(const ByteLevelCase& c, std::ostream* os) { *os << c.name << " (pre " << c.pre << ")"; }
-};
-
 class GgufTokenizerFilesByteLevel : public ::testing::TestWithParam<ByteLevelCase> {};
 
 // gpt2 vocabularies as convert_hf_to_gguf.py's _set_vocab_gpt2 writes them: the tokenizer.json built back must have
@@ -271,9 +265,7 @@ TEST_P(GgufTokenizerFilesByteLevel, MatchesTheOriginalTokenizerJson) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, GgufTokenizerFilesByteLevel,
-                         ::testing::Values(ByteLevelCase{"bytelevel_gpt2", "gpt-2"},
-                                           ByteLevelCase{"bytelevel_llama3", "llama-bpe"},
-                                           ByteLevelCase{"bytelevel_qwen2", "qwen2"}),
+                         ::testing::ValuesIn(kByteLevelFlavours),
                          [](const auto& info) { return info.param.name; });
 
 // A tokenizer that cannot be expressed: one line naming the key and value; the import still writes the weights.

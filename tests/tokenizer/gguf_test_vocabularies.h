@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,15 @@ inline std::vector<GgufKeyValue> ByteLevelVocabulary(const std::string& name, co
   if (eos >= 0) metadata.push_back({"tokenizer.ggml.eos_token_id", GgufValue::Uint32(eos)});
   return metadata;
 }
+
+// The byte-level flavours the tests build with ByteLevelVocabulary: tokenizer.json name and tokenizer.ggml.pre.
+struct ByteLevelCase {
+  std::string name;
+  std::string pre;
+  friend void PrintTo(const ByteLevelCase& c, std::ostream* os) { *os << c.name << " (pre " << c.pre << ")"; }
+};
+inline const ByteLevelCase kByteLevelFlavours[] = {
+    {"bytelevel_gpt2", "gpt-2"}, {"bytelevel_llama3", "llama-bpe"}, {"bytelevel_qwen2", "qwen2"}};
 
 }  // namespace octet::testing::gguf_vocab
 

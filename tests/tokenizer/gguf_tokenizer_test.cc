@@ -134,11 +134,6 @@ TEST(GgufTokenizerTest, DirectoryLookupOrder) {
   EXPECT_NE(LoadTokenizer(scratch.path())->description().find("tokenizer.json"), std::string::npos);
 }
 
-struct ByteLevelCase {
-  std::string name;
-  std::string pre;
-};
-
 class GgufByteLevelTest : public ::testing::TestWithParam<ByteLevelCase> {};
 
 TEST_P(GgufByteLevelTest, MatchesTokenizersJs) {
@@ -162,9 +157,7 @@ TEST_P(GgufByteLevelTest, MatchesTokenizersJs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, GgufByteLevelTest,
-                         ::testing::Values(ByteLevelCase{"bytelevel_gpt2", "gpt-2"},
-                                           ByteLevelCase{"bytelevel_llama3", "llama-bpe"},
-                                           ByteLevelCase{"bytelevel_qwen2", "qwen2"}),
+                         ::testing::ValuesIn(kByteLevelFlavours),
                          [](const auto& info) { return info.param.name; });
 
 TEST(GgufTokenizerTest, SpecialTextAndTokenTypes) {
