@@ -14,6 +14,10 @@ if [ -z "$model" ]; then
   build/octet synth --arch llama --preset small --dtype bf16 --seed 1 -o "$model"
 fi
 build/octet convert "$model" --quantization fp8 -o "$work/fp8" --overwrite
-build/octet inspect "$work/fp8" | head -n 30
+# The whole listing goes to a file and its head to the screen: piping into head would end inspect by SIGPIPE,
+# which pipefail turns into a failed demo whenever the listing outgrows the pipe buffer.
+build/octet inspect "$work/fp8" > "$work/inspect.txt"
+head -n 30 "$work/inspect.txt"
+echo "(full listing: $work/inspect.txt)"
 echo
 echo "demo: FP8 checkpoint in $work/fp8 (config.json, model*.safetensors, octet-report.json)"
